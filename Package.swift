@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// lorad: a multi-adapter LoRA serving daemon for CPU servers.
+// Dependencies point one way: kernels <- model <- engine <- server <- lorad; loractl speaks only the wire protocol.
+import PackageDescription
+
+let optimized: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "lorad",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lorad", targets: ["lorad"]),
+        .executable(name: "loractl", targets: ["loractl"]),
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSQLite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // SIMD kernels in C (AVX2/FMA/F16C chosen at run time, scalar fallback) and their Swift face.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"], swiftSettings: optimized),
+
+        // safetensors files: memory-mapped reader and writer.
+        .target(name: "Safetensors", dependencies: ["Kernels"], swiftSettings: optimized),
+
+        // Hugging Face tokenizer.json: BPE, pipeline stages, streaming decoder.
+        .target(name: "Tokenization", swiftSettings: optimized),
+
+        // Demo and benchmark models: seeded random weights in real shapes, with tokenizer and PEFT adapters.
+        .target(name: "ModelFactory", dependencies: ["Model", "Safetensors"], swiftSettings: optimized),
+
+        // Llama-family model: config, weights, KV cache, the batched forward pass, sampling.
+        .target(name: "Model", dependencies: ["Kernels", "Safetensors"], swiftSettings: optimized),
+
+        // PEFT LoRA adapters: config and safetensors parsing, validation against the base model.
+        .target(name: "Adapters", dependencies: ["Model", "Safetensors", "Kernels"], swiftSettings: optimized),
+
+        // Executables.
+        .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "ModelFactory", "Tokenization", "Kernels", "Safetensors"],
+                          swiftSettings: optimized),
+        .executableTarget(name: "loractl", swiftSettings: optimized),
+
+        // Tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Safetensors", "TestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Model", "Kernels", "Safetensors", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

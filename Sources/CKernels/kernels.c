@@ -1,0 +1,299 @@
+#include "ckernels.h"
+#include <string.h>
+#include <math.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LK_X86 1
+#define LK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define LK_X86 0
+#endif
+
+static int lk_cpu_avx2 = -1;
+
+int lk_has_avx2(void) {
+#if LK_X86
+    if (lk_cpu_avx2 < 0) {
+        __builtin_cpu_init();
+        lk_cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                      __builtin_cpu_supports("f16c");
+    }
+    return lk_cpu_avx2;
+#else
+    return 0;
+#endif
+}
+
+/* ---------------------------------------------------------------- scalar bodies */
+
+static float read_sum_scalar(const float *p, size_t n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) { s0 += p[i]; s1 += p[i + 1]; s2 += p[i + 2]; s3 += p[i + 3]; }
+    for (; i < n; i++) s0 += p[i];
+    return s0 + s1 + s2 + s3;
+}
+
+static float dot_scalar(const float *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void matmul_scalar(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t n0, size_t n1,
+                          float *y, size_t ldy, float beta) {
+    for (size_t n = n0; n < n1; n++) {
+        const float *wr = w + n * K;
+        for (size_t m = 0; m < M; m++) {
+            float s = dot_scalar(x + m * ldx, wr, K);
+            float *out = y + m * ldy + n;
+            *out = beta == 0.0f ? s : beta * *out + s;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- AVX2 bodies */
+#if LK_X86
+
+LK_AVX2 static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    __m128 sh = _mm_movehdup_ps(lo);
+    lo = _mm_add_ps(lo, sh);
+    sh = _mm_movehl_ps(sh, lo);
+    lo = _mm_add_ss(lo, sh);
+    return _mm_cvtss_f32(lo);
+}
+
+LK_AVX2 static float read_sum_avx2(const float *p, size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+        a4 = _mm256_add_ps(a4, _mm256_loadu_ps(p + i + 32));
+        a5 = _mm256_add_ps(a5, _mm256_loadu_ps(p + i + 40));
+        a6 = _mm256_add_ps(a6, _mm256_loadu_ps(p + i + 48));
+        a7 = _mm256_add_ps(a7, _mm256_loadu_ps(p + i + 56));
+    }
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                    _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))));
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+LK_AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// Four rows of w against two rows of x: 8 accumulators, each w load reused twice.
+LK_AVX2 static void mm_4x2(const float *x0, const float *x1, size_t K, const float *w, float out[8]) {
+    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    size_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 a = _mm256_loadu_ps(x0 + k), b = _mm256_loadu_ps(x1 + k);
+        __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
+        __m256 v2 = _mm256_loadu_ps(w2 + k), v3 = _mm256_loadu_ps(w3 + k);
+        c00 = _mm256_fmadd_ps(a, v0, c00); c01 = _mm256_fmadd_ps(a, v1, c01);
+        c02 = _mm256_fmadd_ps(a, v2, c02); c03 = _mm256_fmadd_ps(a, v3, c03);
+        c10 = _mm256_fmadd_ps(b, v0, c10); c11 = _mm256_fmadd_ps(b, v1, c11);
+        c12 = _mm256_fmadd_ps(b, v2, c12); c13 = _mm256_fmadd_ps(b, v3, c13);
+    }
+    out[0] = hsum256(c00); out[1] = hsum256(c01); out[2] = hsum256(c02); out[3] = hsum256(c03);
+    out[4] = hsum256(c10); out[5] = hsum256(c11); out[6] = hsum256(c12); out[7] = hsum256(c13);
+    for (; k < K; k++) {
+        out[0] += x0[k] * w0[k]; out[1] += x0[k] * w1[k]; out[2] += x0[k] * w2[k]; out[3] += x0[k] * w3[k];
+        out[4] += x1[k] * w0[k]; out[5] += x1[k] * w1[k]; out[6] += x1[k] * w2[k]; out[7] += x1[k] * w3[k];
+    }
+}
+
+// Four rows of w against one row of x, unrolled twice along k: 8 independent accumulators.
+LK_AVX2 static void mm_4x1(const float *x0, size_t K, const float *w, float out[4]) {
+    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;
+    size_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 a = _mm256_loadu_ps(x0 + k), b = _mm256_loadu_ps(x0 + k + 8);
+        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w0 + k), c0);
+        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w1 + k), c1);
+        c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w2 + k), c2);
+        c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w3 + k), c3);
+        d0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w0 + k + 8), d0);
+        d1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w1 + k + 8), d1);
+        d2 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w2 + k + 8), d2);
+        d3 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w3 + k + 8), d3);
+    }
+    for (; k + 8 <= K; k += 8) {
+        __m256 a = _mm256_loadu_ps(x0 + k);
+        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w0 + k), c0);
+        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w1 + k), c1);
+        c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w2 + k), c2);
+        c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w3 + k), c3);
+    }
+    out[0] = hsum256(_mm256_add_ps(c0, d0)); out[1] = hsum256(_mm256_add_ps(c1, d1));
+    out[2] = hsum256(_mm256_add_ps(c2, d2)); out[3] = hsum256(_mm256_add_ps(c3, d3));
+    for (; k < K; k++) {
+        out[0] += x0[k] * w0[k]; out[1] += x0[k] * w1[k]; out[2] += x0[k] * w2[k]; out[3] += x0[k] * w3[k];
+    }
+}
+
+static inline void store_out(float *p, float v, float beta) { *p = beta == 0.0f ? v : beta * *p + v; }
+
+LK_AVX2 static void matmul_avx2(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t n0, size_t n1,
+                                float *y, size_t ldy, float beta) {
+    size_t n = n0;
+    float acc[8];
+    for (; n + 4 <= n1; n += 4) {
+        const float *wb = w + n * K;
+        size_t m = 0;
+        for (; m + 2 <= M; m += 2) {
+            mm_4x2(x + m * ldx, x + (m + 1) * ldx, K, wb, acc);
+            for (int j = 0; j < 4; j++) {
+                store_out(y + m * ldy + n + j, acc[j], beta);
+                store_out(y + (m + 1) * ldy + n + j, acc[4 + j], beta);
+            }
+        }
+        if (m < M) {
+            mm_4x1(x + m * ldx, K, wb, acc);
+            for (int j = 0; j < 4; j++) store_out(y + m * ldy + n + j, acc[j], beta);
+        }
+    }
+    for (; n < n1; n++)
+        for (size_t m = 0; m < M; m++) store_out(y + m * ldy + n, dot_avx2(x + m * ldx, w + n * K, K), beta);
+}
+
+LK_AVX2 static void axpy_avx2(float *y, float alpha, const float *x, size_t n) {
+    __m256 a = _mm256_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+LK_AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
+LK_AVX2 static void f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+#endif
+
+/* ---------------------------------------------------------------- public entry points */
+
+float lk_read_sum(const float *p, size_t n) {
+#if LK_X86
+    if (lk_has_avx2()) return read_sum_avx2(p, n);
+#endif
+    return read_sum_scalar(p, n);
+}
+
+void lk_matmul_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t n0, size_t n1,
+                   float *y, size_t ldy, float beta) {
+#if LK_X86
+    if (lk_has_avx2()) { matmul_avx2(x, ldx, M, K, w, n0, n1, y, ldy, beta); return; }
+#endif
+    matmul_scalar(x, ldx, M, K, w, n0, n1, y, ldy, beta);
+}
+
+float lk_dot(const float *a, const float *b, size_t n) {
+#if LK_X86
+    if (lk_has_avx2()) return dot_avx2(a, b, n);
+#endif
+    return dot_scalar(a, b, n);
+}
+
+void lk_axpy(float *y, float alpha, const float *x, size_t n) {
+#if LK_X86
+    if (lk_has_avx2()) { axpy_avx2(y, alpha, x, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+void lk_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &bits, 4);
+    }
+}
+
+void lk_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, src + i, 4);
+        if ((bits & 0x7fffffffu) > 0x7f800000u) { dst[i] = (uint16_t)((bits >> 16) | 0x40); continue; } // NaN stays NaN
+        bits += 0x7fffu + ((bits >> 16) & 1u);
+        dst[i] = (uint16_t)(bits >> 16);
+    }
+}
+
+static float half_to_float_scalar(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) bits = sign;
+        else { // subnormal: normalise
+            int e = -1;
+            do { e++; mant <<= 1; } while ((mant & 0x400) == 0);
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7f800000u | (mant << 13);
+    else bits = sign | ((exp + 112) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
+#if LK_X86
+    if (lk_has_avx2()) { f16_to_f32_avx2(src, dst, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = half_to_float_scalar(src[i]);
+}
+
+static uint16_t float_to_half_scalar(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        mant |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}
+
+void lk_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
+#if LK_X86
+    if (lk_has_avx2()) { f32_to_f16_avx2(src, dst, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = float_to_half_scalar(src[i]);
+}

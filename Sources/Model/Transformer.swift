@@ -1,0 +1,259 @@
+import Foundation
+import Kernels
+import Synchronization
+
+/// The Llama-family forward pass over a `StepBatch`. Not reentrant: one thread (the engine's) runs steps.
+public final class Transformer: @unchecked Sendable {
+    // @unchecked Sendable: immutable weights; the scratch buffers are used only inside `forward`, which one thread
+    // calls at a time (documented contract of the engine).
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public let rope: Rope
+    public let kvAllocator: KVBlockAllocator
+    private var scratch: Scratch?
+    /// Serialises forward passes: the scratch buffers are shared.
+    private let busy = Mutex(())
+
+    public init(weights: ModelWeights, blockTokens: Int = 16) {
+        self.config = weights.config
+        self.weights = weights
+        self.rope = Rope(config: weights.config)
+        self.kvAllocator = KVBlockAllocator(config: weights.config, blockTokens: blockTokens)
+    }
+
+    /// A new, empty KV cache for one sequence.
+    public func makeCache() -> KVCache { KVCache(allocator: kvAllocator) }
+
+    /// Runs the step and returns logits [logitRows.count, vocab]. With `commit`, every row's K/V is appended to its
+    /// sequence's cache (rows of a span must then be the positions right after the committed ones, in order).
+    public func forward(_ batch: StepBatch, commit: Bool = true) throws -> [Float] {
+        try busy.withLock { _ in try forwardLocked(batch, commit: commit) }
+    }
+
+    private func forwardLocked(_ batch: StepBatch, commit: Bool) throws -> [Float] {
+        let T = batch.rowCount
+        guard T > 0 else { return [] }
+        guard batch.positions.count == T else { throw ModelError("step has \(T) tokens but \(batch.positions.count) positions") }
+        for t in batch.tokens where t < 0 || t >= config.vocabSize {
+            throw ModelError("token id \(t) is outside the vocabulary (0..<\(config.vocabSize))")
+        }
+        for p in batch.positions where p < 0 {
+            throw ModelError("negative position \(p)")
+        }
+        var covered = 0
+        for seg in batch.segments.sorted(by: { $0.rows.lowerBound < $1.rows.lowerBound }) {
+            guard seg.rows.lowerBound >= covered, seg.rows.upperBound <= T else {
+                throw ModelError("adapter segments overlap or fall outside the step's \(T) rows")
+            }
+            guard seg.weights.pairs.count == config.layerCount else {
+                throw ModelError("adapter has \(seg.weights.pairs.count) layers, the model has \(config.layerCount)")
+            }
+            covered = seg.rows.upperBound
+        }
+        let s = scratchFor(rows: T)
+        let segments = batch.segments
+        let shrinkRows = segments.map(\.rows.count).max() ?? 0
+        let shrink = AlignedBuffer<Float>(count: shrinkRows * (segments.map(\.weights.maxRank).max() ?? 0))
+        /// LoRA deltas of `projection` for every segment: x [T, ldx] -> y [T, ldy] at its columns.
+        func lora(_ layer: Int, _ projection: Projection, x: UnsafePointer<Float>, ldx: Int,
+                  y: UnsafeMutablePointer<Float>, ldy: Int) {
+            guard !segments.isEmpty else { return }
+            let (input, output) = projection.shape(config)
+            SGMV.apply(segments, layer: layer, projection: projection, x: x, ldx: ldx, inputFeatures: input,
+                       y: y, ldy: ldy, outputFeatures: output, shrink: shrink.pointer)
+        }
+        let h = config.hiddenSize, inter = config.intermediateSize
+        let qDim = config.qDim, kvDim = config.kvDim, qkvDim = qDim + 2 * kvDim
+        let half = config.headDim / 2
+
+        // Embedding rows: x [T, hidden]
+        for r in 0..<T {
+            memcpy(s.x.pointer + r * h, weights.embedding.pointer + batch.tokens[r] * h, h * 4)
+        }
+        // RoPE tables per row: cos/sin [T, headDim/2]
+        for r in 0..<T {
+            rope.angles(position: batch.positions[r], cos: s.cos.pointer + r * half, sin: s.sin.pointer + r * half)
+        }
+
+        for (l, layer) in weights.layers.enumerated() {
+            // Attention block.
+            for r in 0..<T {
+                Vector.rmsNorm(s.x.pointer + r * h, weight: layer.attentionNorm.pointer, eps: config.rmsNormEps,
+                               out: s.xn.pointer + r * h, h)
+            }
+            Matmul.f32(x: s.xn.pointer, rows: T, inner: h, weight: layer.qkv.pointer, outputs: qkvDim, y: s.qkv.pointer)
+            if let bias = layer.qkvBias {
+                for r in 0..<T { Vector.add(s.qkv.pointer + r * qkvDim, bias.pointer, qkvDim) }
+            }
+            lora(l, .q, x: s.xn.pointer, ldx: h, y: s.qkv.pointer, ldy: qkvDim)
+            lora(l, .k, x: s.xn.pointer, ldx: h, y: s.qkv.pointer + qDim, ldy: qkvDim)
+            lora(l, .v, x: s.xn.pointer, ldx: h, y: s.qkv.pointer + qDim + kvDim, ldy: qkvDim)
+            let stepK = s.stepK.pointer + l * T * kvDim, stepV = s.stepV.pointer + l * T * kvDim
+            for r in 0..<T {
+                let row = s.qkv.pointer + r * qkvDim
+                let c = s.cos.pointer + r * half, sn = s.sin.pointer + r * half
+                rope.apply(row, heads: config.headCount, cos: c, sin: sn)
+                rope.apply(row + qDim, heads: config.kvHeadCount, cos: c, sin: sn)
+                memcpy(stepK + r * kvDim, row + qDim, kvDim * 4)
+                memcpy(stepV + r * kvDim, row + qDim + kvDim, kvDim * 4)
+            }
+            attention(batch, layer: l, qkv: s.qkv.pointer, stepK: stepK, stepV: stepV, out: s.attn.pointer)
+            // x += attn · Woᵀ
+            Matmul.f32(x: s.attn.pointer, rows: T, inner: qDim, weight: layer.output.pointer, outputs: h,
+                       y: s.x.pointer, beta: 1)
+            lora(l, .o, x: s.attn.pointer, ldx: qDim, y: s.x.pointer, ldy: h)
+            if let bias = layer.outputBias { for r in 0..<T { Vector.add(s.x.pointer + r * h, bias.pointer, h) } }
+
+            // MLP block.
+            for r in 0..<T {
+                Vector.rmsNorm(s.x.pointer + r * h, weight: layer.mlpNorm.pointer, eps: config.rmsNormEps,
+                               out: s.xn.pointer + r * h, h)
+            }
+            Matmul.f32(x: s.xn.pointer, rows: T, inner: h, weight: layer.gateUp.pointer, outputs: 2 * inter,
+                       y: s.gateUp.pointer)
+            if let bias = layer.gateUpBias {
+                for r in 0..<T { Vector.add(s.gateUp.pointer + r * 2 * inter, bias.pointer, 2 * inter) }
+            }
+            lora(l, .gate, x: s.xn.pointer, ldx: h, y: s.gateUp.pointer, ldy: 2 * inter)
+            lora(l, .up, x: s.xn.pointer, ldx: h, y: s.gateUp.pointer + inter, ldy: 2 * inter)
+            for r in 0..<T {
+                let row = s.gateUp.pointer + r * 2 * inter
+                Vector.siluMul(row, row + inter, inter)
+            }
+            // x += silu(gate)·up · Wdownᵀ   (gate part of each row, row stride 2·intermediate)
+            Matmul.f32(x: s.gateUp.pointer, ldx: 2 * inter, rows: T, inner: inter, weight: layer.down.pointer,
+                       outputs: h, y: s.x.pointer, beta: 1)
+            lora(l, .down, x: s.gateUp.pointer, ldx: 2 * inter, y: s.x.pointer, ldy: h)
+            if let bias = layer.downBias { for r in 0..<T { Vector.add(s.x.pointer + r * h, bias.pointer, h) } }
+        }
+
+        // Logits for the rows that need them.
+        let R = batch.logitRows.count
+        var logits = [Float](repeating: 0, count: R * config.vocabSize)
+        if R > 0 {
+            for (i, r) in batch.logitRows.enumerated() {
+                Vector.rmsNorm(s.x.pointer + r * h, weight: weights.finalNorm.pointer, eps: config.rmsNormEps,
+                               out: s.xn.pointer + i * h, h)
+            }
+            logits.withUnsafeMutableBufferPointer { out in
+                Matmul.f32(x: s.xn.pointer, rows: R, inner: h, weight: weights.lmHead.pointer,
+                           outputs: config.vocabSize, y: out.baseAddress!)
+            }
+        }
+        if commit {
+            for span in batch.spans { commitRows(span, rows: Array(span.rows), stepRows: T) }
+        }
+        return logits
+    }
+
+    /// Appends the K/V of `rows` (batch row indices, in order) to the span's cache. Used by `forward(commit:)` and,
+    /// for lookahead, with only the accepted rows.
+    public func commitRows(_ span: SequenceSpan, rows: [Int], stepRows T: Int) {
+        guard let s = scratch else { return }
+        let kvDim = config.kvDim
+        for r in rows {
+            span.cache.append(keys: { l in UnsafePointer(s.stepK.pointer + (l * T + r) * kvDim) },
+                              values: { l in UnsafePointer(s.stepV.pointer + (l * T + r) * kvDim) })
+        }
+    }
+
+    /// Attention of every row over its sequence's committed KV and the visible rows of this step.
+    /// qkv: [T, qDim + 2 kvDim] (q rotated), stepK/stepV: [T, kvDim], out: [T, qDim].
+    private func attention(_ batch: StepBatch, layer: Int, qkv: UnsafeMutablePointer<Float>,
+                           stepK: UnsafeMutablePointer<Float>, stepV: UnsafeMutablePointer<Float>,
+                           out: UnsafeMutablePointer<Float>) {
+        let hd = config.headDim, heads = config.headCount, group = config.headCount / config.kvHeadCount
+        let qDim = config.qDim, kvDim = config.kvDim, qkvDim = qDim + 2 * kvDim
+        let scale = 1 / Float(hd).squareRoot()
+        let window = config.slidingWindow ?? Int.max
+        let spans = batch.spans, positions = batch.positions
+        let q = SharedPointer(qkv), sk = SharedPointer(stepK), sv = SharedPointer(stepV), o = SharedPointer(out)
+        let items = spans.count * heads
+        let work = spans.reduce(0) { $0 + $1.rows.count * ($1.cache.length + $1.rows.count) } * heads * hd
+        Parallel.forChunks(items, minimumPerThread: work > 1 << 16 ? 1 : items) { range in
+            var scores = [Float](repeating: 0, count: 64)
+            for item in range {
+                let span = spans[item / heads], head = item % heads, kvHead = head / group
+                let cache = span.cache, committed = cache.length
+                if scores.count < committed + span.rows.count {
+                    scores = [Float](repeating: 0, count: committed + span.rows.count)
+                }
+                scores.withUnsafeMutableBufferPointer { sc in
+                    for r in span.rows {
+                        let qv = q.base + r * qkvDim + head * hd
+                        let pos = positions[r]
+                        let lowest = window == Int.max ? 0 : max(0, pos - window + 1)
+                        var n = 0
+                        var maxScore = -Float.infinity
+                        // Committed positions.
+                        for p in min(lowest, committed)..<committed {
+                            let v = Vector.dot(qv, cache.keys(layer: layer, position: p) + kvHead * hd, hd) * scale
+                            sc[n] = v
+                            n += 1
+                            maxScore = max(maxScore, v)
+                        }
+                        // This step's rows of the same sequence.
+                        let local = r - span.rows.lowerBound
+                        for r2 in span.rows {
+                            let visible: Bool
+                            if let mask = span.mask { visible = mask[local][r2 - span.rows.lowerBound] }
+                            else { visible = positions[r2] <= pos && positions[r2] >= lowest }
+                            guard visible else { continue }
+                            let v = Vector.dot(qv, sk.base + r2 * kvDim + kvHead * hd, hd) * scale
+                            sc[n] = v
+                            n += 1
+                            maxScore = max(maxScore, v)
+                        }
+                        var sum: Float = 0
+                        for i in 0..<n {
+                            let e = expf(sc[i] - maxScore)
+                            sc[i] = e
+                            sum += e
+                        }
+                        let inv = 1 / sum
+                        let dst = o.base + r * qDim + head * hd
+                        for d in 0..<hd { dst[d] = 0 }
+                        n = 0
+                        for p in min(lowest, committed)..<committed {
+                            Vector.axpy(dst, sc[n] * inv, cache.values(layer: layer, position: p) + kvHead * hd, hd)
+                            n += 1
+                        }
+                        for r2 in span.rows {
+                            let visible: Bool
+                            if let mask = span.mask { visible = mask[local][r2 - span.rows.lowerBound] }
+                            else { visible = positions[r2] <= pos && positions[r2] >= lowest }
+                            guard visible else { continue }
+                            Vector.axpy(dst, sc[n] * inv, sv.base + r2 * kvDim + kvHead * hd, hd)
+                            n += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func scratchFor(rows: Int) -> Scratch {
+        if let s = scratch, s.rows >= rows { return s }
+        let s = Scratch(config: config, rows: max(rows, scratch?.rows ?? 0))
+        scratch = s
+        return s
+    }
+
+    /// Per-step buffers, sized for `rows` rows.
+    private final class Scratch {
+        let rows: Int
+        let x, xn, qkv, attn, gateUp, cos, sin, stepK, stepV: AlignedBuffer<Float>
+        init(config c: ModelConfig, rows T: Int) {
+            rows = T
+            x = AlignedBuffer(count: T * c.hiddenSize)                    // [T, hidden] residual stream
+            xn = AlignedBuffer(count: T * c.hiddenSize)                   // [T, hidden] normed
+            qkv = AlignedBuffer(count: T * (c.qDim + 2 * c.kvDim))        // [T, qDim + 2 kvDim]
+            attn = AlignedBuffer(count: T * c.qDim)                       // [T, qDim]
+            gateUp = AlignedBuffer(count: T * 2 * c.intermediateSize)     // [T, 2 intermediate]
+            cos = AlignedBuffer(count: T * c.headDim / 2)                 // [T, headDim/2]
+            sin = AlignedBuffer(count: T * c.headDim / 2)
+            stepK = AlignedBuffer(count: c.layerCount * T * c.kvDim)      // [layers, T, kvDim]
+            stepV = AlignedBuffer(count: c.layerCount * T * c.kvDim)
+        }
+    }
+}

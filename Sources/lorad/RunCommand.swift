@@ -1,0 +1,76 @@
+import Foundation
+import Kernels
+import Model
+
+let runUsage = """
+    usage: lorad run --model DIR|demo (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T]
+                     [--top-p P] [--top-k K] [--seed S] [--json] [--threads N]
+      one-shot generation without a daemon; greedy when temperature is 0 (the default)
+      example: lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
+    """
+
+func runCommand(_ args: [String]) throws {
+    let a = try Arguments(args, options: ["model", "prompt", "prompt-ids", "max-tokens", "temperature", "top-p",
+                                          "top-k", "seed", "threads", "adapter", "lookahead"],
+                          switches: ["json", "help"])
+    if a.has("help") { print(runUsage); return }
+    if a.has("adapter") { throw CommandError("--adapter is not supported yet (LoRA adapters arrive with issue 4)") }
+    if let la = a.string("lookahead"), la != "off" {
+        throw CommandError("--lookahead \(la) is not supported yet; use --lookahead off")
+    }
+    let sampling = try samplingParameters(a)
+    let maxTokens = try a.int("max-tokens") ?? 16
+    guard maxTokens >= 0 else { throw UsageError("--max-tokens must not be negative") }
+    if let threads = try a.int("threads") {
+        guard threads >= 1 else { throw UsageError("--threads must be >= 1") }
+        Parallel.configure(threads: threads)
+    }
+    guard a.has("prompt") != a.has("prompt-ids") else { throw UsageError("give exactly one of --prompt and --prompt-ids") }
+
+    let dir = try resolveModelDirectory(a.string("model"))
+    let model = try LoadedModel(directory: dir)
+    let text = try TextCodec(directory: dir)
+    let prompt: [Int]
+    if let ids = try a.intList("prompt-ids") {
+        prompt = ids
+    } else {
+        prompt = try text.encode(a.string("prompt") ?? "")
+    }
+    let start = DispatchTime.now().uptimeNanoseconds
+    var streamed = text.streaming()
+    let json = a.has("json")
+    let g = try Generator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling) { id in
+        guard !json, let piece = streamed?.append(id) else { return }
+        FileHandle.standardOutput.write(Data(piece.utf8))
+    }
+    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    if json {
+        var result: [String: Any] = [
+            "prompt_token_ids": g.promptTokenIds, "token_ids": g.tokenIds, "finish_reason": g.finishReason.rawValue,
+            "steps": g.steps, "elapsed_s": elapsed,
+        ]
+        result["text"] = text.decode(g.tokenIds) ?? NSNull()
+        try printJSON(result)
+    } else {
+        let tail = streamed?.finish() ?? g.tokenIds.map(String.init).joined(separator: " ")
+        FileHandle.standardOutput.write(Data((tail + "\n").utf8))
+    }
+}
+
+func samplingParameters(_ a: Arguments) throws -> SamplingParameters {
+    var p = SamplingParameters()
+    if let t = try a.double("temperature") {
+        guard t >= 0, t <= 100 else { throw UsageError("--temperature must be in 0...100") }
+        p.temperature = Float(t)
+    }
+    if let tp = try a.double("top-p") {
+        guard tp > 0, tp <= 1 else { throw UsageError("--top-p must be in (0, 1]") }
+        p.topP = Float(tp)
+    }
+    if let k = try a.int("top-k") {
+        guard k >= 0 else { throw UsageError("--top-k must not be negative") }
+        p.topK = k
+    }
+    if let s = try a.int("seed") { p.seed = UInt64(bitPattern: Int64(s)) }
+    return p
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Kernels
+
+let usage = """
+    usage: lorad COMMAND [options]
+
+    commands:
+      run               one-shot generation without a daemon
+      tokenize          token ids of a text
+      detokenize        text of token ids
+      make-demo DIR     write the demo model and demo adapters
+      make-bench-model DIR   write a random model of a real model's shape
+      bench SCENARIO    benchmarks (decode, tokenizer)
+
+    Run `lorad COMMAND --help` for a command's options.
+    """
+
+func dispatch(_ args: [String]) throws {
+    guard let command = args.first else { throw UsageError("missing command") }
+    let rest = Array(args.dropFirst())
+    switch command {
+    case "run": try runCommand(rest)
+    case "tokenize": try tokenizeCommand(rest)
+    case "detokenize": try detokenizeCommand(rest)
+    case "make-demo": try makeDemoCommand(rest)
+    case "make-bench-model": try makeBenchModelCommand(rest)
+    case "bench": try benchCommand(rest)
+    case "--help", "-h", "help":
+        print(usage)
+    default:
+        throw UsageError("unknown command \"\(command)\"")
+    }
+}
+
+do {
+    try dispatch(Array(CommandLine.arguments.dropFirst()))
+    exit(0)
+} catch let error as UsageError {
+    log("lorad: \(error.description)")
+    log(usage)
+    exit(2)
+} catch {
+    log("lorad: \(error)")
+    exit(1)
+}
