@@ -39,8 +39,23 @@ let package = Package(
         // PEFT LoRA adapters: config and safetensors parsing, validation against the base model.
         .target(name: "Adapters", dependencies: ["Model", "Safetensors", "Kernels"], swiftSettings: optimized),
 
+        // The adapter registry: SQLite (WAL) tenants/tokens/adapters and the content-addressed adapter store.
+        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model"], swiftSettings: optimized),
+
+        // Continuous batching: scheduling, sampling, stop conditions, fairness, adapter routing.
+        .target(name: "Engine", dependencies: ["Model", "Tokenization", "Adapters"], swiftSettings: optimized),
+
+        // Jinja subset for Hugging Face chat templates.
+        .target(name: "ChatTemplate", swiftSettings: optimized),
+
+        // HTTP/1.1 over Unix and TCP sockets: epoll event loop, parser, streaming responses, peer credentials.
+        .target(name: "HTTPServer", swiftSettings: optimized),
+
+        // The wire protocol: request parsing and response shapes shared by the daemon and loractl.
+        .target(name: "Wire", swiftSettings: optimized),
+
         // Executables.
-        .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "ModelFactory", "Tokenization", "Kernels", "Safetensors"],
+        .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "Engine", "CKernels", "COpenBLAS", "ModelFactory", "Tokenization", "Kernels", "Safetensors"],
                           swiftSettings: optimized),
         .executableTarget(name: "loractl", swiftSettings: optimized),
 
@@ -51,6 +66,14 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Safetensors", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Model", "Kernels", "Safetensors", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Adapters", "Model", "TestSupport"]),
+        // A child process the registry crash tests SIGKILL in the middle of a registration.
+        .executableTarget(name: "registry-crash-child", dependencies: ["Registry", "Model"],
+                          path: "Tests/RegistryCrashChild"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFactory", "Adapters", "Model", "Tokenization", "TestSupport"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

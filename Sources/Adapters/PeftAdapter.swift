@@ -28,6 +28,7 @@ public final class PeftAdapter: Sendable {
         guard let configData = fm.contents(atPath: configURL.path) else {
             throw AdapterError("adapter \"\(name)\": \(directory.path) has no adapter_config.json")
         }
+        let config = try PeftConfig(json: configData, adapter: name)
         let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         guard fm.fileExists(atPath: weightsURL.path) else {
             if fm.fileExists(atPath: directory.appendingPathComponent("adapter_model.bin").path) {
@@ -39,7 +40,7 @@ public final class PeftAdapter: Sendable {
         do { file = try SafetensorsFile(url: weightsURL) } catch let e as SafetensorsError {
             throw AdapterError("adapter \"\(name)\": \(e.description)")
         }
-        try self.init(name: name, config: try PeftConfig(json: configData, adapter: name), file: file, model: model)
+        try self.init(name: name, config: config, file: file, model: model)
     }
 
     public init(name: String, config: PeftConfig, file: SafetensorsFile, model: ModelConfig) throws {
@@ -91,7 +92,7 @@ public final class PeftAdapter: Sendable {
             for (projection, entry) in projections {
                 let module = "model.layers.\(layer).\(projection.parentModule).\(projection.moduleName)"
                 guard let a = entry.a, let b = entry.b else {
-                    throw fail("\(module) has lora_\(entry.a == nil ? "A" : "B") but not lora_\(entry.a == nil ? "B" : "A")")
+                    throw fail("\(module) has lora_\(entry.a == nil ? "B" : "A") but not lora_\(entry.a == nil ? "A" : "B")")
                 }
                 let (input, output) = projection.shape(model)
                 let (expectedRank, alpha) = config.rankAndAlpha(module: module)

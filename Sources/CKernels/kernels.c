@@ -41,18 +41,6 @@ static float dot_scalar(const float *a, const float *b, size_t n) {
     return s;
 }
 
-static void matmul_scalar(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t n0, size_t n1,
-                          float *y, size_t ldy, float beta) {
-    for (size_t n = n0; n < n1; n++) {
-        const float *wr = w + n * K;
-        for (size_t m = 0; m < M; m++) {
-            float s = dot_scalar(x + m * ldx, wr, K);
-            float *out = y + m * ldy + n;
-            *out = beta == 0.0f ? s : beta * *out + s;
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- AVX2 bodies */
 #if LK_X86
 
@@ -100,84 +88,6 @@ LK_AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
     return s;
 }
 
-// Four rows of w against two rows of x: 8 accumulators, each w load reused twice.
-LK_AVX2 static void mm_4x2(const float *x0, const float *x1, size_t K, const float *w, float out[8]) {
-    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
-    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    size_t k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 a = _mm256_loadu_ps(x0 + k), b = _mm256_loadu_ps(x1 + k);
-        __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
-        __m256 v2 = _mm256_loadu_ps(w2 + k), v3 = _mm256_loadu_ps(w3 + k);
-        c00 = _mm256_fmadd_ps(a, v0, c00); c01 = _mm256_fmadd_ps(a, v1, c01);
-        c02 = _mm256_fmadd_ps(a, v2, c02); c03 = _mm256_fmadd_ps(a, v3, c03);
-        c10 = _mm256_fmadd_ps(b, v0, c10); c11 = _mm256_fmadd_ps(b, v1, c11);
-        c12 = _mm256_fmadd_ps(b, v2, c12); c13 = _mm256_fmadd_ps(b, v3, c13);
-    }
-    out[0] = hsum256(c00); out[1] = hsum256(c01); out[2] = hsum256(c02); out[3] = hsum256(c03);
-    out[4] = hsum256(c10); out[5] = hsum256(c11); out[6] = hsum256(c12); out[7] = hsum256(c13);
-    for (; k < K; k++) {
-        out[0] += x0[k] * w0[k]; out[1] += x0[k] * w1[k]; out[2] += x0[k] * w2[k]; out[3] += x0[k] * w3[k];
-        out[4] += x1[k] * w0[k]; out[5] += x1[k] * w1[k]; out[6] += x1[k] * w2[k]; out[7] += x1[k] * w3[k];
-    }
-}
-
-// Four rows of w against one row of x, unrolled twice along k: 8 independent accumulators.
-LK_AVX2 static void mm_4x1(const float *x0, size_t K, const float *w, float out[4]) {
-    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;
-    size_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-        __m256 a = _mm256_loadu_ps(x0 + k), b = _mm256_loadu_ps(x0 + k + 8);
-        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w0 + k), c0);
-        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w1 + k), c1);
-        c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w2 + k), c2);
-        c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w3 + k), c3);
-        d0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w0 + k + 8), d0);
-        d1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w1 + k + 8), d1);
-        d2 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w2 + k + 8), d2);
-        d3 = _mm256_fmadd_ps(b, _mm256_loadu_ps(w3 + k + 8), d3);
-    }
-    for (; k + 8 <= K; k += 8) {
-        __m256 a = _mm256_loadu_ps(x0 + k);
-        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w0 + k), c0);
-        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w1 + k), c1);
-        c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w2 + k), c2);
-        c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w3 + k), c3);
-    }
-    out[0] = hsum256(_mm256_add_ps(c0, d0)); out[1] = hsum256(_mm256_add_ps(c1, d1));
-    out[2] = hsum256(_mm256_add_ps(c2, d2)); out[3] = hsum256(_mm256_add_ps(c3, d3));
-    for (; k < K; k++) {
-        out[0] += x0[k] * w0[k]; out[1] += x0[k] * w1[k]; out[2] += x0[k] * w2[k]; out[3] += x0[k] * w3[k];
-    }
-}
-
-static inline void store_out(float *p, float v, float beta) { *p = beta == 0.0f ? v : beta * *p + v; }
-
-LK_AVX2 static void matmul_avx2(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t n0, size_t n1,
-                                float *y, size_t ldy, float beta) {
-    size_t n = n0;
-    float acc[8];
-    for (; n + 4 <= n1; n += 4) {
-        const float *wb = w + n * K;
-        size_t m = 0;
-        for (; m + 2 <= M; m += 2) {
-            mm_4x2(x + m * ldx, x + (m + 1) * ldx, K, wb, acc);
-            for (int j = 0; j < 4; j++) {
-                store_out(y + m * ldy + n + j, acc[j], beta);
-                store_out(y + (m + 1) * ldy + n + j, acc[4 + j], beta);
-            }
-        }
-        if (m < M) {
-            mm_4x1(x + m * ldx, K, wb, acc);
-            for (int j = 0; j < 4; j++) store_out(y + m * ldy + n + j, acc[j], beta);
-        }
-    }
-    for (; n < n1; n++)
-        for (size_t m = 0; m < M; m++) store_out(y + m * ldy + n, dot_avx2(x + m * ldx, w + n * K, K), beta);
-}
-
 LK_AVX2 static void axpy_avx2(float *y, float alpha, const float *x, size_t n) {
     __m256 a = _mm256_set1_ps(alpha);
     size_t i = 0;
@@ -206,14 +116,6 @@ float lk_read_sum(const float *p, size_t n) {
     if (lk_has_avx2()) return read_sum_avx2(p, n);
 #endif
     return read_sum_scalar(p, n);
-}
-
-void lk_matmul_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t n0, size_t n1,
-                   float *y, size_t ldy, float beta) {
-#if LK_X86
-    if (lk_has_avx2()) { matmul_avx2(x, ldx, M, K, w, n0, n1, y, ldy, beta); return; }
-#endif
-    matmul_scalar(x, ldx, M, K, w, n0, n1, y, ldy, beta);
 }
 
 float lk_dot(const float *a, const float *b, size_t n) {
@@ -247,7 +149,7 @@ void lk_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
     }
 }
 
-static float half_to_float_scalar(uint16_t h) {
+float lk_f16_to_f32_one_scalar(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
     if (exp == 0) {
         if (mant == 0) bits = sign;
@@ -267,10 +169,10 @@ void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
 #if LK_X86
     if (lk_has_avx2()) { f16_to_f32_avx2(src, dst, n); return; }
 #endif
-    for (size_t i = 0; i < n; i++) dst[i] = half_to_float_scalar(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = lk_f16_to_f32_one_scalar(src[i]);
 }
 
-static uint16_t float_to_half_scalar(float f) {
+uint16_t lk_f32_to_f16_one_scalar(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000;
@@ -295,5 +197,5 @@ void lk_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
 #if LK_X86
     if (lk_has_avx2()) { f32_to_f16_avx2(src, dst, n); return; }
 #endif
-    for (size_t i = 0; i < n; i++) dst[i] = float_to_half_scalar(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = lk_f32_to_f16_one_scalar(src[i]);
 }

@@ -1,37 +1,182 @@
 import CKernels
 import Foundation
-import COpenBLAS
 
-/// Dense projections `y = x · Wᵀ` with HF's `[out, in]` weights. Small row counts (decode, lookahead) run our own
-/// kernel, which streams each weight row once for all rows and splits output columns across threads; large row
-/// counts (prefill) go to OpenBLAS sgemm, which wins there.
+/// Dense projections `y = beta · y + x · Wᵀ` with HF's `[out, in]` weights, through our own kernel for every row
+/// count (decode, batched decode, prefill).
+///
+/// Batch invariance. Every output is computed with one arithmetic, whatever the number of rows, the row's place in
+/// the batch, the thread count or split, and the tile that computes it:
+///
+///     acc = +0;  for k in 0 ..< K (ascending):  acc = fma(x[m, k], w[n, k], acc)
+///     y[m, n] = beta == 0 ? acc : fma(beta, y[m, n], acc)
+///
+/// so a sequence's greedy output never depends on what shares its step. (The kernels vectorise along n, 16
+/// outputs per panel, broadcasting x: no horizontal sums. K-blocking parks acc in memory, which is exact.)
+/// OpenBLAS sgemm is not used for projections: its blocking changes a row's rounding with the batch's row count;
+/// `lorad bench matmul` compares the two.
+///
+/// `Matmul.f32` (row-major weights) and `Matmul.packed` (weights packed once, f32 or bf16) share that arithmetic:
+/// on the same f32 weights they give bit-identical results; `packed` is the fast path (no per-call packing).
 public enum Matmul {
-    /// Row counts up to this use the streaming kernel.
-    public static let smallRowLimit = 16
-
     /// y: [M, ldy] (first N columns written) = beta * y + x: [M, ldx] (first K used) · w: [N, K]ᵀ
     public static func f32(x: UnsafePointer<Float>, ldx: Int? = nil, rows M: Int, inner K: Int,
                            weight w: UnsafePointer<Float>, outputs N: Int,
                            y: UnsafeMutablePointer<Float>, ldy: Int? = nil, beta: Float = 0) {
         let ldx = ldx ?? K, ldy = ldy ?? N
         guard M > 0, N > 0 else { return }
-        if M <= smallRowLimit {
-            let xs = SharedConstPointer(x), ws = SharedConstPointer(w), ys = SharedPointer(y)
-            // Split by output columns in multiples of 4 (the kernel's block) once the matrix is worth a thread.
-            let blocks = (N + 3) / 4
-            let minBlocks = max(1, (1 << 15) / max(1, K))
-            Parallel.forChunks(blocks, minimumPerThread: minBlocks) { r in
-                let n0 = r.lowerBound * 4, n1 = min(N, r.upperBound * 4)
-                lk_matmul_f32(xs.base, ldx, M, K, ws.base, n0, n1, ys.base, ldy, beta)
-            }
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(M), Int32(N), Int32(K),
-                        1, x, Int32(ldx), w, Int32(K), beta, y, Int32(ldy))
+        let xs = SharedConstPointer(x), ws = SharedConstPointer(w), ys = SharedPointer(y)
+        split(rows: M, inner: K, outputs: N) { p0, p1 in
+            lk_gemm_rowmajor_f32(xs.base, ldx, M, K, ws.base, N, p0, p1, ys.base, ldy, beta)
         }
+    }
+
+    /// y: [M, ldy] (first `weight.outputs` columns written) = beta * y + x: [M, ldx] (first `weight.inputs` used) · Wᵀ
+    public static func packed(x: UnsafePointer<Float>, ldx: Int? = nil, rows M: Int, weight: PackedWeights,
+                              y: UnsafeMutablePointer<Float>, ldy: Int? = nil, beta: Float = 0) {
+        let K = weight.inputs, N = weight.outputs
+        let ldx = ldx ?? K, ldy = ldy ?? N
+        guard M > 0, N > 0 else { return }
+        let xs = SharedConstPointer(x), ys = SharedPointer(y)
+        split(rows: M, inner: K, outputs: N) { p0, p1 in
+            weight.run(xs.base, ldx, M, ys.base, ldy, beta, p0, p1)
+        }
+    }
+
+    /// Output panels (16 columns each) of an N-column product.
+    @inline(__always)
+    public static func panels(outputs N: Int) -> Int { (N + 15) / 16 }
+
+    /// `packed` restricted to the output panels `panels` (columns 16·lowerBound ..< min(N, 16·upperBound)), on the
+    /// calling thread: for callers that split the work themselves (and for the invariance tests).
+    public static func packed(x: UnsafePointer<Float>, ldx: Int? = nil, rows M: Int, weight: PackedWeights,
+                              y: UnsafeMutablePointer<Float>, ldy: Int? = nil, beta: Float = 0, panels: Range<Int>) {
+        let ldx = ldx ?? weight.inputs, ldy = ldy ?? weight.outputs
+        guard M > 0, !panels.isEmpty else { return }
+        weight.run(x, ldx, M, y, ldy, beta, panels.lowerBound, panels.upperBound)
+    }
+
+    /// `f32` restricted to the output panels `panels`, on the calling thread.
+    public static func f32(x: UnsafePointer<Float>, ldx: Int? = nil, rows M: Int, inner K: Int,
+                           weight w: UnsafePointer<Float>, outputs N: Int,
+                           y: UnsafeMutablePointer<Float>, ldy: Int? = nil, beta: Float = 0, panels: Range<Int>) {
+        guard M > 0, !panels.isEmpty else { return }
+        lk_gemm_rowmajor_f32(x, ldx ?? K, M, K, w, N, panels.lowerBound, panels.upperBound, y, ldy ?? N, beta)
+    }
+
+    /// Splits the output panels across the kernel threads once a chunk has enough work to pay for the dispatch.
+    @inline(__always)
+    static func split(rows M: Int, inner K: Int, outputs N: Int, _ body: @Sendable (Int, Int) -> Void) {
+        let panels = (N + 15) / 16
+        // ~128K multiply-adds per chunk at least (a few µs), against ~1 µs to dispatch.
+        let minPanels = max(1, (1 << 17) / max(1, M * K * 16))
+        Parallel.forChunks(panels, minimumPerThread: minPanels) { r in body(r.lowerBound, r.upperBound) }
     }
 }
 
-/// Small vector helpers over raw pointers (SIMD bodies in CKernels).
+/// Projection weights packed once (at load) into the kernel's panel layout, as f32 or bf16.
+///
+/// Layout (see CKernels/matmul.c), for W [N, K] with Np = ceil(N / 16) panels of 16 outputs and K-blocks of 256:
+///
+///     f32:  [ceil(K / 256)][Np][klen][16]        klen = min(256, K - 256 b); columns past N are zero
+///     bf16: the same, each k-row of 16 stored as columns (0, 8, 1, 9, ..., 7, 15), so one 32-bit word holds
+///           column j in its low half and column j + 8 in its high half (widened with a shift and a mask)
+///
+/// A thread that owns a range of panels reads one contiguous run of memory per K-block.
+public final class PackedWeights: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init (the storage is written only while packing).
+    public enum Element: Sendable { case f32, bf16 }
+
+    /// N, the number of output features (rows of the HF weight).
+    public let outputs: Int
+    /// K, the number of input features (columns of the HF weight).
+    public let inputs: Int
+    public let element: Element
+    private let storage: AlignedBuffer<UInt8>
+
+    /// Bytes of packed weights (what one full pass over them reads).
+    public var byteCount: Int { storage.count }
+
+    /// Packs row-major f32 `w` [rows N, cols K]; `.bf16` rounds to nearest even.
+    public init(rowMajor w: UnsafePointer<Float>, rows N: Int, cols K: Int, element: Element = .f32) {
+        precondition(N > 0 && K >= 0)
+        outputs = N
+        inputs = K
+        self.element = element
+        let count = lk_packed_count(N, K)
+        storage = AlignedBuffer<UInt8>(count: max(1, count * (element == .f32 ? 4 : 2)), zeroed: false)
+        let src = SharedConstPointer(w), dst = SharedPointer(storage.pointer)
+        Parallel.forChunks((N + 15) / 16, minimumPerThread: 16) { r in
+            switch element {
+            case .f32:
+                lk_pack_f32(src.base, N, K, UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: Float.self),
+                            r.lowerBound, r.upperBound)
+            case .bf16:
+                lk_pack_bf16_from_f32(src.base, N, K,
+                                      UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: UInt16.self),
+                                      r.lowerBound, r.upperBound)
+            }
+        }
+    }
+
+    /// Packs row-major bf16 `w` [rows N, cols K] (raw bits, as in safetensors) as bf16, or widened (exactly) to f32.
+    public init(bf16RowMajor w: UnsafePointer<UInt16>, rows N: Int, cols K: Int, element: Element = .bf16) {
+        precondition(N > 0 && K >= 0)
+        outputs = N
+        inputs = K
+        self.element = element
+        let count = lk_packed_count(N, K)
+        storage = AlignedBuffer<UInt8>(count: max(1, count * (element == .f32 ? 4 : 2)), zeroed: false)
+        let src = SharedConstPointer(w), dst = SharedPointer(storage.pointer)
+        switch element {
+        case .bf16:
+            Parallel.forChunks((N + 15) / 16, minimumPerThread: 16) { r in
+                lk_pack_bf16(src.base, N, K, UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: UInt16.self),
+                             r.lowerBound, r.upperBound)
+            }
+        case .f32:
+            let wide = AlignedBuffer<Float>(count: N * K, zeroed: false)
+            lk_bf16_to_f32(w, wide.pointer, N * K)
+            let ws = SharedConstPointer(UnsafePointer(wide.pointer))
+            Parallel.forChunks((N + 15) / 16, minimumPerThread: 16) { r in
+                lk_pack_f32(ws.base, N, K, UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: Float.self),
+                            r.lowerBound, r.upperBound)
+            }
+        }
+    }
+
+    /// Output panels [p0, p1) on the calling thread.
+    @inline(__always)
+    func run(_ x: UnsafePointer<Float>, _ ldx: Int, _ M: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
+             _ beta: Float, _ p0: Int, _ p1: Int) {
+        let raw = UnsafeRawPointer(storage.pointer)
+        switch element {
+        case .f32:
+            lk_gemm_packed_f32(x, ldx, M, inputs, raw.assumingMemoryBound(to: Float.self), outputs, p0, p1, y, ldy, beta)
+        case .bf16:
+            lk_gemm_packed_bf16(x, ldx, M, inputs, raw.assumingMemoryBound(to: UInt16.self), outputs, p0, p1, y, ldy,
+                                beta)
+        }
+    }
+
+    /// The portable (non-SIMD) body of `Matmul.packed`, on the calling thread. For tests: it must be bit-identical.
+    public func portableProduct(x: UnsafePointer<Float>, ldx: Int, rows M: Int, y: UnsafeMutablePointer<Float>,
+                                ldy: Int, beta: Float) {
+        lk_gemm_scalar(element == .f32 ? 0 : 1, x, ldx, M, inputs, storage.pointer, outputs, 0,
+                       (outputs + 15) / 16, y, ldy, beta)
+    }
+}
+
+extension Matmul {
+    /// The portable (non-SIMD) body of `Matmul.f32`, on the calling thread. For tests: it must be bit-identical.
+    public static func portableF32(x: UnsafePointer<Float>, ldx: Int, rows M: Int, inner K: Int,
+                                   weight w: UnsafePointer<Float>, outputs N: Int,
+                                   y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float) {
+        lk_gemm_scalar(2, x, ldx, M, K, w, N, 0, (N + 15) / 16, y, ldy, beta)
+    }
+}
+
+/// Small vector helpers over raw pointers (SIMD bodies in CKernels). All work on one row, so they cannot break
+/// batch invariance.
 public enum Vector {
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -45,24 +190,28 @@ public enum Vector {
     }
 
     /// out = x / sqrt(mean(x²) + eps) * weight (HF LlamaRMSNorm, computed in fp32).
+    @inline(__always)
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float,
                                out: UnsafeMutablePointer<Float>, _ n: Int) {
-        let ss = lk_dot(x, x, n)
-        let scale = 1 / (ss / Float(n) + eps).squareRoot()
-        for i in 0..<n { out[i] = weight[i] * (x[i] * scale) }
+        lk_rms_norm(x, weight, eps, out, n)
     }
 
-    /// a[i] = silu(a[i]) * b[i]   (SwiGLU)
+    /// a[i] = silu(a[i]) * b[i]   (SwiGLU; vector expf, max relative error ~2.4e-7)
+    @inline(__always)
     public static func siluMul(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n {
-            let g = a[i]
-            a[i] = g / (1 + expf(-g)) * b[i]
-        }
+        lk_silu_mul(a, b, n)
     }
 
     /// y[i] += x[i]
+    @inline(__always)
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n { y[i] += x[i] }
+        lk_add(y, x, n)
+    }
+
+    /// y[i] = exp(x[i])  (vector expf: max relative error ~2.4e-7 vs libm on [-87.3, 88.7]; +inf above, 0 far below)
+    @inline(__always)
+    public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        lk_exp(x, y, n)
     }
 }
 
@@ -80,4 +229,7 @@ public enum Convert {
     public static func f32ToF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
         lk_f32_to_f16(src, dst, n)
     }
+    /// The portable bodies used on CPUs without F16C (exposed for tests).
+    public static func f16ToF32Portable(_ h: UInt16) -> Float { lk_f16_to_f32_one_scalar(h) }
+    public static func f32ToF16Portable(_ f: Float) -> UInt16 { lk_f32_to_f16_one_scalar(f) }
 }

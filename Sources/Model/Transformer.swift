@@ -27,10 +27,24 @@ public final class Transformer: @unchecked Sendable {
     /// Runs the step and returns logits [logitRows.count, vocab]. With `commit`, every row's K/V is appended to its
     /// sequence's cache (rows of a span must then be the positions right after the committed ones, in order).
     public func forward(_ batch: StepBatch, commit: Bool = true) throws -> [Float] {
-        try busy.withLock { _ in try forwardLocked(batch, commit: commit) }
+        try busy.withLock { _ in try forwardLocked(batch, commit: commit, hiddenOnly: false) }
     }
 
-    private func forwardLocked(_ batch: StepBatch, commit: Bool) throws -> [Float] {
+    /// The mean over `tokens` of the final (normed) hidden states of the base model: [hidden]. Used to compare
+    /// prompts with adapter descriptions. Runs on its own temporary cache.
+    public func meanHiddenState(tokens: [Int]) throws -> [Float] {
+        guard !tokens.isEmpty else { throw ModelError("cannot embed an empty text") }
+        var batch = StepBatch()
+        batch.append(tokens, cache: makeCache(), wantLogits: false)
+        batch.logitRows = Array(0..<tokens.count)
+        let rows = try busy.withLock { _ in try forwardLocked(batch, commit: false, hiddenOnly: true) }
+        let h = config.hiddenSize
+        var mean = [Float](repeating: 0, count: h)
+        for r in 0..<tokens.count { for i in 0..<h { mean[i] += rows[r * h + i] } }
+        return mean.map { $0 / Float(tokens.count) }
+    }
+
+    private func forwardLocked(_ batch: StepBatch, commit: Bool, hiddenOnly: Bool) throws -> [Float] {
         let T = batch.rowCount
         guard T > 0 else { return [] }
         guard batch.positions.count == T else { throw ModelError("step has \(T) tokens but \(batch.positions.count) positions") }
@@ -129,11 +143,14 @@ public final class Transformer: @unchecked Sendable {
 
         // Logits for the rows that need them.
         let R = batch.logitRows.count
-        var logits = [Float](repeating: 0, count: R * config.vocabSize)
+        var logits = [Float](repeating: 0, count: hiddenOnly ? 0 : R * config.vocabSize)
         if R > 0 {
             for (i, r) in batch.logitRows.enumerated() {
                 Vector.rmsNorm(s.x.pointer + r * h, weight: weights.finalNorm.pointer, eps: config.rmsNormEps,
                                out: s.xn.pointer + i * h, h)
+            }
+            if hiddenOnly {
+                return Array(UnsafeBufferPointer(start: s.xn.pointer, count: R * h))
             }
             logits.withUnsafeMutableBufferPointer { out in
                 Matmul.f32(x: s.xn.pointer, rows: R, inner: h, weight: weights.lmHead.pointer,

@@ -1,3 +1,5 @@
+import Model
+
 /// The architecture of a model to generate: real published shapes for benchmarks, a small one for the demo.
 public struct ModelShape: Sendable {
     public var name: String
@@ -14,6 +16,8 @@ public struct ModelShape: Sendable {
     public var tieEmbeddings = false
     public var qkvBias = false
     public var llama3Rope = false
+    /// head_dim when it is not hidden / heads.
+    public var explicitHeadDim: Int? = nil
 
     public static let tinyllama = ModelShape(name: "tinyllama-1.1b", hidden: 2048, layers: 22, heads: 32, kvHeads: 4,
                                              intermediate: 5632, vocab: 32000, maxPositions: 2048)
@@ -31,7 +35,7 @@ public struct ModelShape: Sendable {
 
     public static let benchShapes = [tinyllama, smollm, qwen2, llama32]
 
-    public var headDim: Int { hidden / heads }
+    public var headDim: Int { explicitHeadDim ?? hidden / heads }
 
     /// config.json as transformers writes it.
     public func configJSON(bos: Int, eos: Int) -> [String: Any] {
@@ -49,5 +53,15 @@ public struct ModelShape: Sendable {
                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192]
         }
         return c
+    }
+}
+
+extension ModelShape {
+    /// The shape of a loaded model (for writing adapters that fit it).
+    public init(config c: ModelConfig, name: String) {
+        self.init(name: name, architecture: c.architecture, hidden: c.hiddenSize, layers: c.layerCount,
+                  heads: c.headCount, kvHeads: c.kvHeadCount, intermediate: c.intermediateSize, vocab: c.vocabSize,
+                  maxPositions: c.maxPositions)
+        explicitHeadDim = c.headDim
     }
 }

@@ -1,6 +1,6 @@
 /// One entry of tokenizer.json `added_tokens`.
 struct AddedToken: Sendable {
-    let id: Int
+    var id: Int
     let content: String
     let special: Bool
     let singleWord: Bool
@@ -12,9 +12,10 @@ struct AddedToken: Sendable {
         let ctx = "tokenizer.json added_tokens[\(index)]"
         let o = try value.asObject(ctx)
         guard let idValue = o.optional("id") else { throw TokenizerError("\(ctx) is missing \"id\"") }
+        // Validated like HF (a u32), though the id actually used is assigned when loading (see Tokenizer.init).
         id = try idValue.asInt("\(ctx) \"id\"")
         guard id >= 0 else { throw TokenizerError("\(ctx) has a negative id \(id)") }
-        guard id <= maximumTokenId else { throw TokenizerError("\(ctx) has id \(id), above the limit \(maximumTokenId)") }
+        guard id <= Int(UInt32.max) else { throw TokenizerError("\(ctx) has id \(id), out of range") }
         content = try o.requiredString("content", in: ctx)
         special = try o.bool("special", default: false, in: ctx)
         singleWord = try o.bool("single_word", default: false, in: ctx)

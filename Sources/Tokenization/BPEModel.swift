@@ -1,6 +1,6 @@
-/// Token ids above this are rejected when loading (real vocabularies have at most a few hundred thousand entries);
-/// it keeps a hostile tokenizer.json from making us allocate id tables of arbitrary size.
-let maximumTokenId = (1 << 24) - 1
+/// Token ids above this (about 2 million) are rejected when loading: real vocabularies have at most a few hundred
+/// thousand entries, and the limit keeps a hostile tokenizer.json from making us allocate huge id tables.
+let maximumTokenId = (1 << 21) - 1
 
 /// The byte-pair-encoding model (`"model": {"type": "BPE", ...}`): vocabulary, ranked merges, unknown-token and
 /// byte-fallback handling, optional `continuing_subword_prefix` / `end_of_word_suffix`, `ignore_merges`, and a
@@ -26,6 +26,8 @@ final class BPEModel: Sendable {
     /// and each raw byte's single-character token id (-1 when the vocabulary lacks it).
     let rawByteVocab: ByteStringMap
     let rawByteIds: [Int32]
+    /// ids of the single-character ASCII tokens (-1 when absent), to skip hashing the common case.
+    let asciiIds: [Int32]
     /// Whether the byte-level fast path is available (no prefix/suffix, which would change per-character keys).
     var supportsRawBytes: Bool { continuingSubwordPrefix == nil && endOfWordSuffix == nil }
 
@@ -130,6 +132,7 @@ final class BPEModel: Sendable {
         rawByteIds = (0..<256).map { b in
             vocab.lookup(ByteLevelAlphabet.utf8ForByte[b]) ?? -1
         }
+        asciiIds = (0..<128).map { b in vocab.lookup([UInt8(b)]) ?? -1 }
     }
 
     // MARK: Tokenizing
@@ -200,7 +203,10 @@ final class BPEModel: Sendable {
             let needsPrefix = !isFirst && continuingSubwordPrefix != nil
             let needsSuffix = isLast && endOfWordSuffix != nil
             if !needsPrefix && !needsSuffix {
-                if let id = vocab.lookup(character) {
+                if length == 1 && character[0] < 0x80 && asciiIds[Int(character[0])] >= 0 {
+                    unknown.flush(into: &symbols)
+                    symbols.append(asciiIds[Int(character[0])])
+                } else if let id = vocab.lookup(character) {
                     unknown.flush(into: &symbols)
                     symbols.append(id)
                 } else {
@@ -239,7 +245,7 @@ final class BPEModel: Sendable {
     /// linked list, so a megabyte-long word stays O(n log n).
     func merge(_ symbols: inout [Int32]) {
         if symbols.count < 2 { return }
-        if symbols.count <= 48 {
+        if symbols.count <= 64 {
             mergeSmall(&symbols)
         } else {
             mergeLarge(&symbols)

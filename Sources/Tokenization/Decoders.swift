@@ -77,8 +77,13 @@ struct ByteLevelDecoder: TokenDecoder {
 struct ByteFallbackDecoder: TokenDecoder {
     /// The byte of a `<0xNN>` token (Rust `u8::from_str_radix` on the two characters, so `+F` counts too).
     static func byteValue(_ token: String) -> UInt8? {
-        let u = Array(token.utf8)
-        guard u.count == 6, u[0] == 0x3C, u[1] == 0x30, u[2] == 0x78, u[5] == 0x3E else { return nil }
+        let u = token.utf8
+        guard u.count == 6 else { return nil }
+        var i = u.startIndex
+        func next() -> UInt8 { defer { i = u.index(after: i) }; return u[i] }
+        guard next() == 0x3C, next() == 0x30, next() == 0x78 else { return nil }
+        let c3 = next(), c4 = next()
+        guard next() == 0x3E else { return nil }
         func hex(_ c: UInt8) -> UInt8? {
             switch c {
             case 0x30...0x39: return c - 0x30
@@ -87,8 +92,8 @@ struct ByteFallbackDecoder: TokenDecoder {
             default: return nil
             }
         }
-        if u[3] == 0x2B { return hex(u[4]) }
-        guard let hi = hex(u[3]), let lo = hex(u[4]) else { return nil }
+        if c3 == 0x2B { return hex(c4) }
+        guard let hi = hex(c3), let lo = hex(c4) else { return nil }
         return hi << 4 | lo
     }
 
@@ -131,6 +136,7 @@ struct MetaspaceDecoder: TokenDecoder {
     let prependScheme: MetaspacePreTokenizer.PrependScheme
 
     func decode(_ token: String, isFirst: Bool) -> String {
+        guard token.unicodeScalars.contains(replacement) else { return token }
         let drop = isFirst && prependScheme != .never
         var out = String.UnicodeScalarView()
         for s in token.unicodeScalars {
@@ -152,9 +158,12 @@ struct MetaspaceDecoder: TokenDecoder {
 struct ReplaceDecoder: TokenDecoder {
     let pattern: ReplacePattern
     let content: [UInt8]
-    func decodeChain(_ tokens: [String]) -> [String] {
-        tokens.map { String(decoding: pattern.replaceAll(in: Array($0.utf8), with: content), as: UTF8.self) }
+    func decode(_ token: String) -> String {
+        if case .literal(let m) = pattern, let first = m.literal.first, !token.utf8.contains(first) { return token }
+        return String(decoding: pattern.replaceAll(in: Array(token.utf8), with: content), as: UTF8.self)
     }
+
+    func decodeChain(_ tokens: [String]) -> [String] { tokens.map(decode) }
 }
 
 /// `Strip`: removes up to `start` leading and `stop` trailing `content` characters from each token.
@@ -164,6 +173,8 @@ struct StripDecoder: TokenDecoder {
     let stop: Int
 
     func strip(_ token: String) -> String {
+        guard let first = token.unicodeScalars.first, let last = token.unicodeScalars.last,
+              (start > 0 && first == content) || (stop > 0 && last == content) else { return token }
         let scalars = Array(token.unicodeScalars)
         var startCut = 0
         for (i, c) in scalars.prefix(start).enumerated() {

@@ -251,7 +251,7 @@ struct JSONParser {
                     throw error("lone trailing surrogate in \\u escape")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                out.append(contentsOf: UTF8.encode(u)!)
+                appendUTF8(u, to: &out)
             default:
                 throw error("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
             }

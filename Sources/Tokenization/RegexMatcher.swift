@@ -4,8 +4,7 @@ import Foundation
 /// NSRegularExpression. `\s` / `\S` are widened to onig's definition (ICU's `\s` lacks U+000B and U+0085).
 /// Slower than the scanner, and ICU's semantics can differ from onig's in rare constructs.
 final class RegexMatcher: SplitMatcher {
-    // NSRegularExpression is immutable after creation and documented as safe to use from several threads.
-    nonisolated(unsafe) private let regex: NSRegularExpression
+    private let regex: NSRegularExpression
 
     init(pattern: String, context: String) throws {
         do {

@@ -156,7 +156,7 @@ struct PatternScanner: SplitMatcher {
         }
         // \p{N}{1,K}
         if alternative.hasPrefix(#"\p{N}{1,"#), alternative.hasSuffix("}"),
-           let k = Int(alternative.dropFirst(9).dropLast()), k >= 1 {
+           let k = Int(alternative.dropFirst(8).dropLast()), k >= 1 {
             return .numbers(max: k)
         }
         return nil
@@ -164,10 +164,11 @@ struct PatternScanner: SplitMatcher {
 
     func findMatches(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into out: inout [Range<Int>]) {
         var state = ScanState(p: p, end: end)
+        let table = state.table
         var i = start
         outer: while i < end {
             let (c, n) = decodeScalar(p, i)
-            let f = CharClass.flags(c)
+            let f = CharClass.flags(c, table: table)
             for atom in atoms {
                 if let e = state.match(atom, at: i, scalar: c, length: n, flags: f) {
                     out.append(i..<e)
@@ -185,6 +186,7 @@ struct PatternScanner: SplitMatcher {
 private struct ScanState {
     let p: UnsafeBufferPointer<UInt8>
     let end: Int
+    let table = CharClass.bmpTable
     var runStart = -1
     var runEnd = -1
     var runLastNewline = -1   // start of the last \r or \n in the run, or -1
@@ -197,7 +199,7 @@ private struct ScanState {
     @inline(__always)
     func flags(at i: Int) -> (UInt8, Int) {
         let (c, n) = decodeScalar(p, i)
-        return (CharClass.flags(c), n)
+        return (CharClass.flags(c, table: table), n)
     }
 
     private static let other: UInt8 = CharClass.letter | CharClass.number | CharClass.whitespace

@@ -11,14 +11,16 @@ enum CharClass {
     static let mark: UInt8 = 32
     static let newline: UInt8 = 64   // \r or \n
 
-    /// Flags for every BMP scalar (surrogates get 0).
-    static let bmpTable: [UInt8] = {
-        var table = [UInt8](repeating: 0, count: 0x10000)
+    /// Flags for every BMP scalar (surrogates get 0). Written once at first use and never freed or changed
+    /// afterwards, so sharing the pointer between threads is safe; hot loops load it once into a local (each
+    /// access to a global goes through swift_once).
+    nonisolated(unsafe) static let bmpTable: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
         for v in 0..<0x10000 {
-            guard let scalar = Unicode.Scalar(UInt32(v)) else { continue }
+            guard let scalar = Unicode.Scalar(UInt32(v)) else { table[v] = 0; continue }
             table[v] = computeFlags(scalar)
         }
-        return table
+        return UnsafePointer(table)
     }()
 
     static func computeFlags(_ scalar: Unicode.Scalar) -> UInt8 {
@@ -56,9 +58,13 @@ enum CharClass {
 
     @inline(__always)
     static func flags(_ scalar: UInt32) -> UInt8 {
-        if scalar < 0x10000 {
-            return bmpTable.withUnsafeBufferPointer { $0[Int(scalar)] }
-        }
+        flags(scalar, table: bmpTable)
+    }
+
+    /// `flags` with the table already loaded.
+    @inline(__always)
+    static func flags(_ scalar: UInt32, table: UnsafePointer<UInt8>) -> UInt8 {
+        if scalar < 0x10000 { return table[Int(scalar)] }
         guard let s = Unicode.Scalar(scalar) else { return 0 }
         return computeFlags(s)
     }

@@ -6,6 +6,12 @@ let benchUsage = """
     usage: lorad bench SCENARIO [options] [--json]
       decode     --model DIR [--prompt-tokens 128] [--new-tokens 64] [--threads N]
                  prefill and batch-1 decode speed, weight bytes per token, read bandwidth, roofline fraction
+      mixed      --model DIR [--batch 16] [--adapters 16] [--rank 16] [--new-tokens 32]
+                 decode throughput of B sequences over K adapters against the same B with no adapter
+      serve      --model DIR [--concurrency 1,4,16,64] [--adapters 4] [--rank 16] [--prompt-tokens 64]
+                 [--new-tokens 32] [--requests-per-client 2] [--max-batch-tokens N]
+                 continuous batching throughput, TTFT and inter-token latency p50/p99 per concurrency
+      matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
     """
@@ -15,6 +21,9 @@ func benchCommand(_ args: [String]) throws {
     let rest = Array(args.dropFirst())
     switch scenario {
     case "decode": try benchDecode(rest)
+    case "mixed": try benchMixed(rest)
+    case "serve": try benchServe(rest)
+    case "matmul": try benchMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)
     default: throw UsageError("unknown bench scenario \"\(scenario)\"")

@@ -1,10 +1,11 @@
 import Foundation
 import Kernels
 import Model
+import Adapters
 
 let runUsage = """
-    usage: lorad run --model DIR|demo (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T]
-                     [--top-p P] [--top-k K] [--seed S] [--json] [--threads N]
+    usage: lorad run --model DIR|demo [--adapter PATH[:SCALE]] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
+                     [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json] [--threads N]
       one-shot generation without a daemon; greedy when temperature is 0 (the default)
       example: lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
     """
@@ -14,7 +15,6 @@ func runCommand(_ args: [String]) throws {
                                           "top-k", "seed", "threads", "adapter", "lookahead"],
                           switches: ["json", "help"])
     if a.has("help") { print(runUsage); return }
-    if a.has("adapter") { throw CommandError("--adapter is not supported yet (LoRA adapters arrive with issue 4)") }
     if let la = a.string("lookahead"), la != "off" {
         throw CommandError("--lookahead \(la) is not supported yet; use --lookahead off")
     }
@@ -30,6 +30,13 @@ func runCommand(_ args: [String]) throws {
     let dir = try resolveModelDirectory(a.string("model"))
     let model = try LoadedModel(directory: dir)
     let text = try TextCodec(directory: dir)
+    var adapter: PeftAdapter?
+    var adapterScale: Float = 1
+    if let spec = a.string("adapter") {
+        let (path, scale) = try parseAdapterSpec(spec)
+        adapter = try PeftAdapter(directory: URL(fileURLWithPath: path), model: model.config)
+        adapterScale = scale
+    }
     let prompt: [Int]
     if let ids = try a.intList("prompt-ids") {
         prompt = ids
@@ -39,7 +46,8 @@ func runCommand(_ args: [String]) throws {
     let start = DispatchTime.now().uptimeNanoseconds
     var streamed = text.streaming()
     let json = a.has("json")
-    let g = try Generator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling) { id in
+    let g = try Generator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling,
+                                                 adapter: adapter?.weights, adapterScale: adapterScale) { id in
         guard !json, let piece = streamed?.append(id) else { return }
         FileHandle.standardOutput.write(Data(piece.utf8))
     }
@@ -55,6 +63,15 @@ func runCommand(_ args: [String]) throws {
         let tail = streamed?.finish() ?? g.tokenIds.map(String.init).joined(separator: " ")
         FileHandle.standardOutput.write(Data((tail + "\n").utf8))
     }
+}
+
+/// `PATH[:SCALE]`: the scale is taken only when what follows the last colon is a number, so paths with colons work.
+func parseAdapterSpec(_ spec: String) throws -> (path: String, scale: Float) {
+    if let colon = spec.lastIndex(of: ":"), let scale = Float(spec[spec.index(after: colon)...]) {
+        guard scale.isFinite, abs(scale) <= 100 else { throw UsageError("adapter scale must be a number in -100...100") }
+        return (String(spec[..<colon]), scale)
+    }
+    return (spec, 1)
 }
 
 func samplingParameters(_ a: Arguments) throws -> SamplingParameters {

@@ -1,13 +1,28 @@
 import Foundation
+import Tokenization
 
-// Temporary until the tokenizer lands in this tree: ids only.
+/// The model directory's tokenizer as `run` uses it: optional, so `--prompt-ids` works for a model without
+/// tokenizer.json (text output is then omitted).
 struct TextCodec {
-    init(directory: URL) throws {}
-    func encode(_ text: String) throws -> [Int] { throw CommandError("tokenizer not yet supported") }
-    func decode(_ ids: [Int]) -> String? { nil }
-    func streaming() -> PendingDecoder? { nil }
-}
-struct PendingDecoder {
-    mutating func append(_ id: Int) -> String { "" }
-    func finish() -> String { "" }
+    let tokenizer: Tokenizer?
+    let loadError: String?
+
+    init(directory: URL) throws {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) {
+            tokenizer = try Tokenizer.load(directory: directory)
+            loadError = nil
+        } else {
+            tokenizer = nil
+            loadError = "\(directory.path) has no tokenizer.json"
+        }
+    }
+
+    func encode(_ text: String) throws -> [Int] {
+        guard let tokenizer else { throw CommandError("--prompt needs a tokenizer: \(loadError ?? "")") }
+        return tokenizer.encode(text, addSpecialTokens: true)
+    }
+
+    func decode(_ ids: [Int]) -> String? { tokenizer?.decode(ids, skipSpecialTokens: true) }
+
+    func streaming() -> StreamingDecoder? { tokenizer?.makeStreamingDecoder(skipSpecialTokens: true) }
 }

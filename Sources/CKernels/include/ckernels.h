@@ -13,22 +13,81 @@ int lk_has_avx2(void);
 /// Used by the read-bandwidth probe.
 float lk_read_sum(const float *p, size_t n);
 
-/// y[m, n] = beta * y[m, n] + sum_k x[m, k] * w[n, k] for m in [0, M), n in [n0, n1).
-/// x: [M, K] (row stride ldx), w: [N, K] (row stride K, HF [out, in] layout), y: [M, ldy].
-/// Streams each row of w once for all M rows (M small: the decode regime).
-void lk_matmul_f32(const float *x, size_t ldx, size_t M, size_t K,
-                   const float *w, size_t n0, size_t n1,
-                   float *y, size_t ldy, float beta);
+/* ---------------------------------------------------------------- batch-invariant GEMM (matmul.c)
+   y[m, n] = beta * y[m, n] + sum_k x[m, k] * w[n, k]   for m in [0, M), n in [16 p0, min(N, 16 p1)).
+   Every output is one FMA chain over k = 0 ..< K in ascending order starting from +0, then
+   y = (beta == 0 ? acc : fma(beta, y, acc)); bit-identical whatever M, the row, the panel range or the tile.
+   x: [M, ldx] (first K used), y: [M, ldy] (first N used). Panels are 16 output columns; [p0, p1) is a range
+   of panels (the unit of the thread split). Scratch is per calling thread. */
+
+/// K-block of the packed layouts.
+#ifndef LK_PACK_KC
+#define LK_PACK_KC 256
+#endif
+
+/// Elements of a packed matrix for N outputs x K inputs: ceil(N / 16) * 16 * K.
+size_t lk_packed_count(size_t N, size_t K);
+
+/// Packed f32: [ceil(K/256)][ceil(N/16)][klen][16], klen = min(256, K - 256 b); zero columns past N.
+/// Fills panels [p0, p1) of dst from row-major w [N, K].
+void lk_pack_f32(const float *w, size_t N, size_t K, float *dst, size_t p0, size_t p1);
+/// Packed bf16: the same blocks; inside one k-row of 16 the columns are stored as (0, 8, 1, 9, ..., 7, 15), so
+/// 32-bit word j holds column j (low half) and column j + 8 (high half). From row-major bf16 w [N, K].
+void lk_pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1);
+/// The same from row-major f32 w [N, K], rounding to nearest even (NaN stays NaN).
+void lk_pack_bf16_from_f32(const float *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1);
+
+/// w: packed f32 (lk_pack_f32) for N x K.
+void lk_gemm_packed_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,
+                        size_t p1, float *y, size_t ldy, float beta);
+/// w: packed bf16 (lk_pack_bf16*) for N x K; widened to f32 in registers, f32 FMA.
+void lk_gemm_packed_bf16(const float *x, size_t ldx, size_t M, size_t K, const uint16_t *w, size_t N, size_t p0,
+                         size_t p1, float *y, size_t ldy, float beta);
+/// w: row-major f32 [N, K] (HF [out, in]); panels are packed on the fly. Bit-identical to lk_gemm_packed_f32 on
+/// the same weights.
+void lk_gemm_rowmajor_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,
+                          size_t p1, float *y, size_t ldy, float beta);
+
+/// The portable body of the three above (kind 0 = packed f32, 1 = packed bf16, 2 = row-major f32), whatever the
+/// CPU: for tests, which check it is bit-identical to the SIMD body.
+void lk_gemm_scalar(int kind, const float *x, size_t ldx, size_t M, size_t K, const void *w, size_t N, size_t p0,
+                    size_t p1, float *y, size_t ldy, float beta);
+
+/* ---------------------------------------------------------------- thread pool (pool.c) */
+
+typedef void (*lk_task_fn)(void *ctx, long chunk);
+/// Runs fn(ctx, c) for c in [0, chunks) on the calling thread and the pool's workers; returns when all are done.
+/// If the pool is busy (another thread's job, or a nested call from a chunk) the chunks run inline on the caller,
+/// in order. Returns 1 when the pool ran the job, 0 when it ran inline.
+int lk_pool_run(long chunks, lk_task_fn fn, void *ctx);
+/// Threads per job, the caller included (workers are started lazily, never stopped; extra ones idle).
+void lk_pool_set_threads(int threads);
+int lk_pool_threads(void);
+/// How long an idle worker spins before it sleeps (default 200 us).
+void lk_pool_set_spin_nanos(long nanos);
+
+/* ---------------------------------------------------------------- vectors (kernels.c, vector.c) */
 
 /// sum_i a[i] * b[i]
 float lk_dot(const float *a, const float *b, size_t n);
 /// y[i] += alpha * x[i]
 void lk_axpy(float *y, float alpha, const float *x, size_t n);
+/// y[i] = exp(x[i]) (max relative error ~2.4e-7 on [-87.3, 88.7]; +inf above, subnormals/0 below, NaN kept)
+void lk_exp(const float *x, float *y, size_t n);
+/// a[i] = a[i] / (1 + exp(-a[i])) * b[i]
+void lk_silu_mul(float *a, const float *b, size_t n);
+/// out[i] = w[i] * (x[i] * (1 / sqrt(sum x^2 / n + eps)))
+void lk_rms_norm(const float *x, const float *w, float eps, float *out, size_t n);
+/// y[i] += x[i]
+void lk_add(float *y, const float *x, size_t n);
 
 /// Element conversions (bf16 and IEEE half are stored as uint16_t). f32 -> bf16 rounds to nearest even.
 void lk_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 void lk_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void lk_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 void lk_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+/// The portable f16 bodies (used without F16C), exposed for tests.
+float lk_f16_to_f32_one_scalar(uint16_t h);
+uint16_t lk_f32_to_f16_one_scalar(float f);
 
 #endif

@@ -1,0 +1,455 @@
+// Batch-invariant GEMM: y[m, n] = beta * y[m, n] + sum_k x[m, k] * w[n, k].
+//
+// Arithmetic of one output (the same in every path, tile, row count, thread split):
+//     acc = +0.0f
+//     for k = 0, 1, ..., K-1:  acc = fma(x[m, k], w[n, k], acc)      (one rounding per step, k ascending)
+//     y[m, n] = (beta == 0) ? acc : fma(beta, y[m, n], acc)
+// The vector kernels hold acc in one lane of a ymm register: lanes run along n (16 outputs per panel), rows of x
+// are broadcast, so there is no horizontal sum and no reassociation. K-blocking only parks acc in memory between
+// blocks (exact), and tiles of different shapes only change how many outputs share a load. Hence the value of
+// y[m, n] depends on x[m, :], w[n, :], beta and y[m, n] alone.
+//
+// Weight layouts (element counts; Np = ceil(N / 16), KC = 256, nkb = ceil(K / KC), klen(b) = min(KC, K - b KC)):
+//   row-major   w[n * K + k]                            HF [out, in]; packed per call by lk_gemm_rowmajor_f32
+//   packed f32  [nkb][Np][klen(b)][16]                  idx = b KC 16 Np + p klen(b) 16 + kk 16 + j
+//   packed bf16 [nkb][Np][klen(b)][16] (uint16)         same blocks; within one k-row of 16 the columns are
+//               stored as pairs (j, j + 8) for j = 0..7, so one 32-bit word holds column j in its low half and
+//               column j + 8 in its high half: f32(col j) = word << 16, f32(col j + 8) = word & 0xffff0000.
+//   with n = 16 p + j, k = KC b + kk. Columns n >= N are zero. Consecutive panels of one K-block are adjacent,
+//   so a thread that owns panels [p0, p1) reads one contiguous run per K-block.
+#include "ckernels.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LK_X86 1
+#define LK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define LK_X86 0
+#endif
+
+#define NR 16          // columns per panel
+#define KC LK_PACK_KC  // K-block (fixed by the packed layout)
+#define MR_MAX 6       // rows per register tile
+#define MC 144         // rows per M-block (the packed x block, MC x KC floats, stays in L2)
+
+int lk_tune_prefetch = 4;  // experiment hook: prefetch when a block has at least this many rows (0: never)
+extern int lk_tune_hint;
+enum { W_PACKED_F32 = 0, W_PACKED_BF16 = 1, W_ROWMAJOR_F32 = 2 };
+
+size_t lk_packed_count(size_t N, size_t K) { return (N + NR - 1) / NR * NR * K; }
+
+static inline size_t block_offset(size_t b, size_t p, size_t klen, size_t Np) {
+    return b * (size_t)KC * NR * Np + p * klen * NR;
+}
+
+/* ---------------------------------------------------------------- per-thread scratch */
+
+typedef struct {
+    float *acc; size_t accCap;   // [mlen][ldacc] partial sums between K-blocks
+    float *xp; size_t xpCap;     // packed x block [slivers][klen][mr]
+    float *wp; size_t wpCap;     // row-major weights packed per call [np][klen][16]
+} Scratch;
+
+static _Thread_local Scratch lk_scratch;
+
+static float *grow(float **p, size_t *cap, size_t need) {
+    if (need > *cap) {
+        free(*p);
+        size_t bytes = (need * sizeof(float) + 63) & ~(size_t)63;
+        void *q = NULL;
+        if (posix_memalign(&q, 64, bytes) != 0) abort();
+        *p = q;
+        *cap = need;
+    }
+    return *p;
+}
+
+/* ---------------------------------------------------------------- packing */
+
+// Rows [n0, n0 + 16) x cols [k0, k0 + klen) of row-major w [N, K] -> dst [klen][16] (rows >= N give zeros).
+static void pack_block_scalar(const float *w, size_t N, size_t K, size_t n0, size_t k0, size_t klen, float *dst) {
+    for (size_t j = 0; j < NR; j++) {
+        size_t n = n0 + j;
+        if (n >= N) { for (size_t kk = 0; kk < klen; kk++) dst[kk * NR + j] = 0; continue; }
+        const float *src = w + n * K + k0;
+        for (size_t kk = 0; kk < klen; kk++) dst[kk * NR + j] = src[kk];
+    }
+}
+
+#if LK_X86
+// 8x8 transposes of the block: src rows r0..r0+7 (stride K), writes dst[kk][half*8 + 0..7].
+LK_AVX2 static void pack_block_avx2(const float *w, size_t N, size_t K, size_t n0, size_t k0, size_t klen, float *dst) {
+    if (n0 + NR > N) { pack_block_scalar(w, N, K, n0, k0, klen, dst); return; }
+    for (int half = 0; half < 2; half++) {
+        const float *s = w + (n0 + 8 * half) * K + k0;
+        float *d = dst + 8 * half;
+        size_t kk = 0;
+        for (; kk + 8 <= klen; kk += 8) {
+            __m256 r0 = _mm256_loadu_ps(s + 0 * K + kk), r1 = _mm256_loadu_ps(s + 1 * K + kk);
+            __m256 r2 = _mm256_loadu_ps(s + 2 * K + kk), r3 = _mm256_loadu_ps(s + 3 * K + kk);
+            __m256 r4 = _mm256_loadu_ps(s + 4 * K + kk), r5 = _mm256_loadu_ps(s + 5 * K + kk);
+            __m256 r6 = _mm256_loadu_ps(s + 6 * K + kk), r7 = _mm256_loadu_ps(s + 7 * K + kk);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            _mm256_storeu_ps(d + (kk + 0) * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + (kk + 1) * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + (kk + 2) * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + (kk + 3) * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + (kk + 4) * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + (kk + 5) * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + (kk + 6) * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + (kk + 7) * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; kk < klen; kk++)
+            for (int j = 0; j < 8; j++) d[kk * NR + j] = s[j * K + kk];
+    }
+}
+#endif
+
+static void pack_block(int simd, const float *w, size_t N, size_t K, size_t n0, size_t k0, size_t klen, float *dst) {
+#if LK_X86
+    if (simd && lk_has_avx2()) { pack_block_avx2(w, N, K, n0, k0, klen, dst); return; }
+#endif
+    pack_block_scalar(w, N, K, n0, k0, klen, dst);
+}
+
+void lk_pack_f32(const float *w, size_t N, size_t K, float *dst, size_t p0, size_t p1) {
+    size_t Np = (N + NR - 1) / NR;
+    for (size_t b = 0; b * KC < K; b++) {
+        size_t k0 = b * KC, klen = K - k0 < KC ? K - k0 : KC;
+        for (size_t p = p0; p < p1; p++) pack_block(1, w, N, K, p * NR, k0, klen, dst + block_offset(b, p, klen, Np));
+    }
+}
+
+static inline uint16_t f32_to_bf16_one(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40);  // NaN stays NaN (quiet)
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return (uint16_t)(bits >> 16);
+}
+
+// Position of column j (0..15) inside a bf16 k-row.
+static inline size_t bf16_slot(size_t j) { return j < 8 ? 2 * j : 2 * (j - 8) + 1; }
+
+void lk_pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1) {
+    size_t Np = (N + NR - 1) / NR;
+    for (size_t b = 0; b * KC < K; b++) {
+        size_t k0 = b * KC, klen = K - k0 < KC ? K - k0 : KC;
+        for (size_t p = p0; p < p1; p++) {
+            uint16_t *d = dst + block_offset(b, p, klen, Np);
+            for (size_t j = 0; j < NR; j++) {
+                size_t n = p * NR + j, slot = bf16_slot(j);
+                if (n >= N) { for (size_t kk = 0; kk < klen; kk++) d[kk * NR + slot] = 0; continue; }
+                const uint16_t *s = w + n * K + k0;
+                for (size_t kk = 0; kk < klen; kk++) d[kk * NR + slot] = s[kk];
+            }
+        }
+    }
+}
+
+void lk_pack_bf16_from_f32(const float *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1) {
+    size_t Np = (N + NR - 1) / NR;
+    for (size_t b = 0; b * KC < K; b++) {
+        size_t k0 = b * KC, klen = K - k0 < KC ? K - k0 : KC;
+        for (size_t p = p0; p < p1; p++) {
+            uint16_t *d = dst + block_offset(b, p, klen, Np);
+            for (size_t j = 0; j < NR; j++) {
+                size_t n = p * NR + j, slot = bf16_slot(j);
+                if (n >= N) { for (size_t kk = 0; kk < klen; kk++) d[kk * NR + slot] = 0; continue; }
+                const float *s = w + n * K + k0;
+                for (size_t kk = 0; kk < klen; kk++) d[kk * NR + slot] = f32_to_bf16_one(s[kk]);
+            }
+        }
+    }
+}
+
+// Packs rows [m0, m0 + mr) x cols [k0, k0 + klen) of x into dst [klen][mr].
+static void pack_x(const float *x, size_t ldx, size_t m0, size_t mr, size_t k0, size_t klen, float *dst) {
+    if (mr == 1) { memcpy(dst, x + m0 * ldx + k0, klen * sizeof(float)); return; }
+    for (size_t r = 0; r < mr; r++) {
+        const float *s = x + (m0 + r) * ldx + k0;
+        float *d = dst + r;
+        for (size_t kk = 0; kk < klen; kk++) d[kk * mr] = s[kk];
+    }
+}
+
+/* ---------------------------------------------------------------- microkernels */
+
+// flags: bit 0 = first K-block (acc starts at +0), bit 1 = last K-block (finish into y).
+enum { MK_FIRST = 1, MK_LAST = 2 };
+
+// pf: the weights the driver will need next (same byte count as this call's), prefetched into L2 as this call
+// streams its own, so memory traffic overlaps the FMAs; NULL when they are already cached.
+typedef void (*mk_fn)(size_t klen, const float *xp, const void *w, size_t wps, float *acc, size_t ldacc, int flags,
+                      float *y, size_t ldy, int ncols, float beta, const char *pf);
+
+// Scalar microkernel with the exact arithmetic of the vector ones (fmaf, k ascending). Used by the non-AVX2 path,
+// one output at a time.
+static void mk_scalar(int mr, int np, int bf16, size_t klen, const float *xp, const void *w, size_t wps, float *acc,
+                      size_t ldacc, int flags, float *y, size_t ldy, int ncols, float beta) {
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < np * NR; c++) {
+            if (c >= ncols && (flags & MK_LAST)) continue;
+            size_t p = (size_t)c / NR, j = (size_t)c % NR;
+            float a = (flags & MK_FIRST) ? 0.0f : acc[r * ldacc + c];
+            for (size_t k = 0; k < klen; k++) {
+                float wv;
+                if (bf16) {
+                    uint32_t bits = (uint32_t)((const uint16_t *)w)[p * wps + k * NR + bf16_slot(j)] << 16;
+                    memcpy(&wv, &bits, 4);
+                } else wv = ((const float *)w)[p * wps + k * NR + j];
+                a = fmaf(xp[k * mr + r], wv, a);
+            }
+            if (flags & MK_LAST) {
+                float *o = y + r * ldy + c;
+                *o = beta == 0.0f ? a : fmaf(beta, *o, a);
+            } else acc[r * ldacc + c] = a;
+        }
+}
+
+#if LK_X86
+LK_AVX2 static inline __m256i lane_mask(int valid) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), idx);
+}
+
+// Stores one 8-lane vector of finished sums into y (valid lanes only), applying beta.
+LK_AVX2 static inline void finish8(float *o, __m256 c, int valid, float beta) {
+    if (valid <= 0) return;
+    if (valid >= 8) {
+        if (beta != 0.0f) c = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(o), c);
+        _mm256_storeu_ps(o, c);
+    } else {
+        __m256i m = lane_mask(valid);
+        if (beta != 0.0f) c = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(o, m), c);
+        _mm256_maskstore_ps(o, m, c);
+    }
+}
+
+// MR rows x NP panels (16 columns each). W_KIND selects packed f32 or packed bf16 (row-major weights are packed
+// into f32 panels before they get here). Everything is unrolled so the 2 MR NP accumulators stay in registers.
+#define LK_INLINE __attribute__((always_inline)) inline
+LK_AVX2 static LK_INLINE void mk_body(const int MR, const int NP, const int BF16, size_t klen, const float *xp,
+                                      const void *w, size_t wps, float *acc, size_t ldacc, int flags, float *y,
+                                      size_t ldy, int ncols, float beta, const char *pf) {
+    __m256 c[MR_MAX][8];
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
+            c[r][j] = (flags & MK_FIRST) ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + r * ldacc + 8 * j);
+    const __m256i hiMask = _mm256_set1_epi32((int)0xffff0000u);
+    const size_t rowBytes = (size_t)NP * NR * (BF16 ? 2 : 4);  // weight bytes per k step
+    for (size_t k = 0; k < klen; k++) {
+        if (pf) {
+            _Pragma("clang loop unroll(full)") for (size_t b = 0; b < rowBytes; b += 64)
+                { if (lk_tune_hint == 0) _mm_prefetch(pf + k * rowBytes + b, _MM_HINT_T0); else _mm_prefetch(pf + k * rowBytes + b, _MM_HINT_T1); }
+        }
+        __m256 wv[8];
+        _Pragma("clang loop unroll(full)") for (int p = 0; p < NP; p++) {
+            if (BF16) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + p * wps + k * NR));
+                wv[2 * p] = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+                wv[2 * p + 1] = _mm256_castsi256_ps(_mm256_and_si256(v, hiMask));
+            } else {
+                const float *wf = (const float *)w + p * wps + k * NR;
+                wv[2 * p] = _mm256_loadu_ps(wf);
+                wv[2 * p + 1] = _mm256_loadu_ps(wf + 8);
+            }
+        }
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) {
+            __m256 a = _mm256_broadcast_ss(xp + k * MR + r);
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
+                c[r][j] = _mm256_fmadd_ps(a, wv[j], c[r][j]);
+        }
+    }
+    if (flags & MK_LAST) {
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
+                finish8(y + r * ldy + 8 * j, c[r][j], ncols - 8 * j, beta);
+    } else {
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
+                _mm256_storeu_ps(acc + r * ldacc + 8 * j, c[r][j]);
+    }
+}
+
+#define MK_DEF(MR, NP, BF, NAME)                                                                                   \
+    LK_AVX2 static void NAME(size_t klen, const float *xp, const void *w, size_t wps, float *acc, size_t ldacc,     \
+                             int flags, float *y, size_t ldy, int ncols, float beta, const char *pf) {             \
+        mk_body(MR, NP, BF, klen, xp, w, wps, acc, ldacc, flags, y, ldy, ncols, beta, pf);                         \
+    }
+MK_DEF(1, 1, 0, mk_f_1_1) MK_DEF(1, 2, 0, mk_f_1_2) MK_DEF(1, 4, 0, mk_f_1_4)
+MK_DEF(2, 1, 0, mk_f_2_1) MK_DEF(2, 2, 0, mk_f_2_2)
+MK_DEF(3, 1, 0, mk_f_3_1) MK_DEF(3, 2, 0, mk_f_3_2)
+MK_DEF(4, 1, 0, mk_f_4_1) MK_DEF(5, 1, 0, mk_f_5_1) MK_DEF(6, 1, 0, mk_f_6_1)
+MK_DEF(1, 1, 1, mk_b_1_1) MK_DEF(1, 2, 1, mk_b_1_2) MK_DEF(1, 4, 1, mk_b_1_4)
+MK_DEF(2, 1, 1, mk_b_2_1) MK_DEF(2, 2, 1, mk_b_2_2)
+MK_DEF(3, 1, 1, mk_b_3_1) MK_DEF(3, 2, 1, mk_b_3_2)
+MK_DEF(4, 1, 1, mk_b_4_1) MK_DEF(5, 1, 1, mk_b_5_1) MK_DEF(6, 1, 1, mk_b_6_1)
+
+// [bf16][mr][np index: 0 -> 1 panel, 1 -> 2 panels, 2 -> 4 panels]
+static const mk_fn mk_table[2][MR_MAX + 1][3] = {
+    {{0}, {mk_f_1_1, mk_f_1_2, mk_f_1_4}, {mk_f_2_1, mk_f_2_2, 0}, {mk_f_3_1, mk_f_3_2, 0},
+     {mk_f_4_1, 0, 0}, {mk_f_5_1, 0, 0}, {mk_f_6_1, 0, 0}},
+    {{0}, {mk_b_1_1, mk_b_1_2, mk_b_1_4}, {mk_b_2_1, mk_b_2_2, 0}, {mk_b_3_1, mk_b_3_2, 0},
+     {mk_b_4_1, 0, 0}, {mk_b_5_1, 0, 0}, {mk_b_6_1, 0, 0}},
+};
+#endif
+
+/* ---------------------------------------------------------------- driver */
+
+// Panels a tile of `mr` rows takes at once (more panels -> more independent FMA chains for short tiles).
+static inline size_t panels_for(size_t mr, size_t left) {
+    size_t want = mr == 1 ? 4 : mr == 2 ? 2 : 1;  // 3 x 2 panels would spill
+    while (want > left) want >>= 1;
+    return want;
+}
+
+typedef struct {
+    int kind, simd, avx2, bf16;
+    const float *x; size_t ldx, M, K;
+    const void *w; size_t N, Np, p0, p1, nkb;
+    float *y; size_t ldy; float beta;
+    float *wp;                       // row-major weights packed per call
+} Gemm;
+
+typedef struct {
+    size_t m0, mlen, ns, base, extra;  // rows [m0, m0 + mlen) in ns slivers: `extra` of base + 1 rows, then base
+} Rows;
+
+static inline size_t klen_of(const Gemm *g, size_t b) { return g->K - b * KC < KC ? g->K - b * KC : KC; }
+
+// Address of packed block (b, p), or NULL for row-major weights.
+static inline const char *block_address(const Gemm *g, size_t b, size_t p) {
+    if (g->kind == W_ROWMAJOR_F32) return NULL;
+    return (const char *)g->w + block_offset(b, p, klen_of(g, b), g->Np) * (g->bf16 ? 2 : 4);
+}
+
+// Packs rows of `r` x K-block b into dst as slivers [klen][mr] one after the other.
+static void pack_rows(const Gemm *g, const Rows *r, size_t b, float *dst) {
+    size_t k0 = b * KC, klen = klen_of(g, b), r0 = 0;
+    for (size_t i = 0; i < r->ns; i++) {
+        size_t mr = r->base + (i < r->extra);
+        pack_x(g->x, g->ldx, r->m0 + r0, mr, k0, klen, dst + r0 * klen);
+        r0 += mr;
+    }
+}
+
+// All slivers of `r` against panels [p, p + np) over K-block b. xb: the packed x block (or the single row).
+// acc + q * NR (+ row * ldacc): partial sums of panel p + q. pf: the weights needed next (prefetched) or NULL.
+static void run_group(const Gemm *g, const Rows *r, size_t b, size_t p, size_t np, const float *xb, float *acc,
+                      size_t ldacc, const char *pf) {
+    size_t k0 = b * KC, klen = klen_of(g, b), wps = klen * NR, es = g->bf16 ? 2 : 4;
+    int flags = (b == 0 ? MK_FIRST : 0) | (b + 1 == g->nkb ? MK_LAST : 0);
+    const char *wb;
+    if (g->kind == W_ROWMAJOR_F32) {
+        for (size_t q = 0; q < np; q++)
+            pack_block(g->simd, (const float *)g->w, g->N, g->K, (p + q) * NR, k0, klen, g->wp + q * wps);
+        wb = (const char *)g->wp;
+    } else wb = block_address(g, b, p);
+    int ncols = (int)((g->N - p * NR) < np * NR ? (g->N - p * NR) : np * NR);
+    size_t r0 = 0;
+    for (size_t i = 0; i < r->ns; i++) {
+        size_t mr = r->base + (i < r->extra);
+        size_t tnp = panels_for(mr, np);  // a shorter sliver may take fewer panels at a time
+        for (size_t q = 0; q < np; q += tnp) {
+            int nc = ncols - (int)(q * NR);
+            const void *wq = wb + q * wps * es;
+            float *yq = g->y + (r->m0 + r0) * g->ldy + (p + q) * NR;
+            float *aq = acc ? acc + r0 * ldacc + q * NR : NULL;
+            const float *xq = xb + r0 * klen;
+#if LK_X86
+            if (g->avx2) {
+                mk_fn f = mk_table[g->bf16][mr][tnp == 1 ? 0 : tnp == 2 ? 1 : 2];
+                f(klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta, i == 0 && pf ? pf + q * wps * es : NULL);
+                continue;
+            }
+#endif
+            mk_scalar((int)mr, (int)tnp, g->bf16, klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta);
+        }
+        r0 += mr;
+    }
+}
+
+size_t lk_tune_pfdist = 16384;  // experiment hook: prefetch distance in bytes
+int lk_tune_hint = 1;
+
+static void gemm(int kind, int simd, const float *x, size_t ldx, size_t M, size_t K, const void *w, size_t N,
+                 size_t p0, size_t p1, float *y, size_t ldy, float beta) {
+    size_t Np = (N + NR - 1) / NR;
+    if (p1 > Np) p1 = Np;
+    if (p0 >= p1 || M == 0) return;
+    if (K == 0) {  // empty sums: acc = 0
+        for (size_t m = 0; m < M; m++)
+            for (size_t n = p0 * NR; n < N && n < p1 * NR; n++) {
+                float *o = y + m * ldy + n;
+                *o = beta == 0.0f ? 0.0f : fmaf(beta, *o, 0.0f);
+            }
+        return;
+    }
+    Gemm g = {.kind = kind, .simd = simd, .bf16 = kind == W_PACKED_BF16, .x = x, .ldx = ldx, .M = M, .K = K,
+              .w = w, .N = N, .Np = Np, .p0 = p0, .p1 = p1, .nkb = (K + KC - 1) / KC, .y = y, .ldy = ldy,
+              .beta = beta};
+#if LK_X86
+    g.avx2 = simd && lk_has_avx2();
+#endif
+    Scratch *s = &lk_scratch;
+    if (kind == W_ROWMAJOR_F32) g.wp = grow(&s->wp, &s->wpCap, 4 * KC * NR);
+    size_t nkb = g.nkb;
+
+    for (size_t m0 = 0; m0 < M; m0 += MC) {
+        Rows r = {.m0 = m0, .mlen = M - m0 < MC ? M - m0 : MC};
+        r.ns = (r.mlen + MR_MAX - 1) / MR_MAX;  // slivers of nearly equal height
+        r.base = r.mlen / r.ns;
+        r.extra = r.mlen % r.ns;
+        size_t tallest = r.base + (r.extra > 0);
+        int prefetch = kind != W_ROWMAJOR_F32 && lk_tune_prefetch > 0 && r.mlen >= (size_t)lk_tune_prefetch;
+        {
+            // K-blocks outer (BLIS order): the packed x block (mlen x KC) stays in L2 for all panels; partial sums
+            // of the whole [mlen, panels] tile live in a per-thread buffer between K-blocks.
+            size_t ldacc = (p1 - p0) * NR;
+            float *acc = nkb > 1 ? grow(&s->acc, &s->accCap, r.mlen * ldacc) : NULL;
+            float *xp = grow(&s->xp, &s->xpCap, r.mlen * KC);
+            for (size_t b = 0; b < nkb; b++) {
+                const float *xb = x + m0 * ldx + b * KC;
+                if (r.mlen > 1) { pack_rows(&g, &r, b, xp); xb = xp; }
+                for (size_t p = p0; p < p1;) {
+                    size_t np = panels_for(r.mlen == 1 ? 1 : tallest, p1 - p);
+                    // Prefetch a fixed distance ahead in this thread's stream (past its end: harmless hints).
+                    const char *pf = prefetch ? block_address(&g, b, p) + lk_tune_pfdist : NULL;
+                    run_group(&g, &r, b, p, np, xb, acc ? acc + (p - p0) * NR : NULL, ldacc, pf);
+                    p += np;
+                }
+            }
+        }
+    }
+}
+
+void lk_gemm_packed_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,
+                        size_t p1, float *y, size_t ldy, float beta) {
+    gemm(W_PACKED_F32, 1, x, ldx, M, K, w, N, p0, p1, y, ldy, beta);
+}
+
+void lk_gemm_packed_bf16(const float *x, size_t ldx, size_t M, size_t K, const uint16_t *w, size_t N, size_t p0,
+                         size_t p1, float *y, size_t ldy, float beta) {
+    gemm(W_PACKED_BF16, 1, x, ldx, M, K, w, N, p0, p1, y, ldy, beta);
+}
+
+void lk_gemm_rowmajor_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,
+                          size_t p1, float *y, size_t ldy, float beta) {
+    gemm(W_ROWMAJOR_F32, 1, x, ldx, M, K, w, N, p0, p1, y, ldy, beta);
+}
+
+void lk_gemm_scalar(int kind, const float *x, size_t ldx, size_t M, size_t K, const void *w, size_t N, size_t p0,
+                    size_t p1, float *y, size_t ldy, float beta) {
+    gemm(kind, 0, x, ldx, M, K, w, N, p0, p1, y, ldy, beta);
+}

@@ -1,0 +1,2 @@
+/// Placeholder: the chat-template engine is being written.
+public enum ChatTemplatePlaceholder {}

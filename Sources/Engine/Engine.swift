@@ -1,0 +1,167 @@
+import Foundation
+import Model
+import Synchronization
+import Tokenization
+
+/// Engine limits, sized for the machine at start-up (`lorad serve --max-batch-tokens`).
+public struct EngineConfiguration: Sendable {
+    /// Rows per forward pass: decode rows first, the rest filled with prompt chunks.
+    public var maxBatchTokens: Int = 256
+    /// Sequences decoding at once.
+    public var maxRunning: Int = 64
+    /// Requests queued or running across all tenants; beyond it submissions are refused (503).
+    public var maxQueued: Int = 4096
+    /// Concurrent requests per tenant when `tenantLimit` says nothing (429 beyond it).
+    public var defaultTenantConcurrency: Int = 64
+    /// Per-tenant concurrent request limit (from the registry); nil: the default.
+    public var tenantLimit: @Sendable (String) -> Int? = { _ in nil }
+
+    public init() {}
+}
+
+/// Counters the metrics endpoint reads.
+public struct EngineStats: Sendable {
+    public var running = 0
+    public var waiting = 0
+    public var steps = 0
+    public var tokensGenerated = 0
+    public var promptTokens = 0
+    public var requestsFinished: [CompletionReason: Int] = [:]
+    /// Step wall time histogram: upper bounds in seconds and cumulative counts (Prometheus style).
+    public static let stepBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    public var stepBucketCounts = [Int](repeating: 0, count: EngineStats.stepBuckets.count + 1)
+    public var stepSecondsSum = 0.0
+    public var activeByTenant: [String: Int] = [:]
+}
+
+/// Continuous batching: one thread runs forward passes back to back over every running sequence. A request joins at
+/// the next step and leaves as soon as it finishes; prompts are prefilled in chunks next to decode rows; tenants
+/// share step tokens fairly. Submit and cancel from any thread; events arrive on the engine thread.
+public final class Engine: Sendable {
+    public let model: LoadedModel
+    public let tokenizer: Tokenizer?
+    public let configuration: EngineConfiguration
+
+    private struct Inbox {
+        var pending: [SequenceState] = []
+        var nextId: UInt64 = 1
+        var active: [String: Int] = [:]    // tenant -> queued + running requests
+        var total = 0
+        var accepting = true
+        var shuttingDown = false
+    }
+    private let inbox = Mutex(Inbox())
+    private let stats = Mutex(EngineStats())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+
+    public init(model: LoadedModel, tokenizer: Tokenizer?, configuration: EngineConfiguration = EngineConfiguration()) {
+        self.model = model
+        self.tokenizer = tokenizer
+        var c = configuration
+        c.maxBatchTokens = max(1, c.maxBatchTokens)
+        c.maxRunning = max(1, c.maxRunning)
+        self.configuration = c
+        let thread = Thread { [self] in
+            let loop = EngineLoop(engine: self)
+            loop.run()
+            self.stopped.signal()
+        }
+        thread.name = "lorad-engine"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Queues a request. Throws when it can never run (invalid, too long for the context) or when the tenant or the
+    /// engine is at its limit. `sink` receives the request's events on the engine thread.
+    @discardableResult
+    public func submit(_ request: GenerationRequest, sink: @escaping @Sendable (EngineEvent) -> Void) throws -> RequestHandle {
+        try validate(request)
+        let limit = configuration.tenantLimit(request.tenant) ?? configuration.defaultTenantConcurrency
+        let handle: RequestHandle = try inbox.withLock { box in
+            guard box.accepting else { throw EngineError(.unavailable, "the server is shutting down") }
+            guard box.total < configuration.maxQueued else {
+                throw EngineError(.unavailable, "the server has \(box.total) requests queued; try again later")
+            }
+            guard box.active[request.tenant, default: 0] < limit else {
+                throw EngineError(.rateLimited, "tenant \"\(request.tenant)\" already has \(limit) requests running (its limit)")
+            }
+            let handle = RequestHandle(id: box.nextId)
+            box.nextId += 1
+            box.active[request.tenant, default: 0] += 1
+            box.total += 1
+            let step = stats.withLock { $0.steps }
+            box.pending.append(SequenceState(handle: handle, request: request, tokenizer: tokenizer,
+                                             submittedAtStep: step, sink: sink))
+            return handle
+        }
+        wakeup.signal()
+        return handle
+    }
+
+    private func validate(_ r: GenerationRequest) throws {
+        let c = model.config
+        guard !r.promptTokens.isEmpty else { throw EngineError(.invalid, "the prompt is empty") }
+        if let bad = r.promptTokens.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+            throw EngineError(.invalid, "prompt token id \(bad) is outside the vocabulary (0..<\(c.vocabSize))")
+        }
+        guard r.maxTokens >= 0 else { throw EngineError(.invalid, "max_tokens must not be negative") }
+        guard r.promptTokens.count + r.maxTokens <= c.maxPositions else {
+            throw EngineError(.tooLarge, "the prompt (\(r.promptTokens.count) tokens) plus max_tokens (\(r.maxTokens)) exceeds the model's context of \(c.maxPositions) tokens")
+        }
+        guard r.logprobs >= 0, r.logprobs <= 20 else { throw EngineError(.invalid, "logprobs must be in 0...20") }
+        if let a = r.adapter, a.weights.pairs.count != c.layerCount {
+            throw EngineError(.invalid, "adapter \"\(a.name)\" does not fit the base model")
+        }
+    }
+
+    public var statistics: EngineStats { stats.withLock { $0 } }
+
+    /// Stops accepting requests and waits (up to `timeout`) for every queued and running request to finish.
+    /// Returns true when all finished in time.
+    public func drain(timeout: Double) -> Bool {
+        inbox.withLock { $0.accepting = false }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if inbox.withLock({ $0.total }) == 0 { return true }
+            usleep(10_000)
+        }
+        return inbox.withLock { $0.total } == 0
+    }
+
+    /// Ends the engine thread after the current step; unfinished requests are cancelled.
+    public func shutdown() {
+        let wasRunning = inbox.withLock { box -> Bool in
+            defer { box.shuttingDown = true; box.accepting = false }
+            return !box.shuttingDown
+        }
+        guard wasRunning else { return }
+        wakeup.signal()
+        stopped.wait()
+    }
+
+    // MARK: engine-thread interface
+
+    /// New submissions; blocks while the engine has nothing to do. nil when shutting down.
+    func takePending(idle: Bool) -> [SequenceState]? {
+        while true {
+            let (batch, down) = inbox.withLock { box -> ([SequenceState], Bool) in
+                defer { box.pending.removeAll() }
+                return (box.pending, box.shuttingDown)
+            }
+            if down { return nil }
+            if !batch.isEmpty || !idle { return batch }
+            wakeup.wait()
+        }
+    }
+
+    func finished(_ tenant: String) {
+        inbox.withLock { box in
+            box.active[tenant, default: 1] -= 1
+            if box.active[tenant] == 0 { box.active[tenant] = nil }
+            box.total -= 1
+        }
+    }
+
+    func updateStats(_ body: (inout EngineStats) -> Void) { stats.withLock { body(&$0) } }
+}

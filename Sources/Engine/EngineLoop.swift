@@ -1,0 +1,217 @@
+import Foundation
+import Model
+
+/// The engine thread's state and its step: schedule, assemble, forward, finish. Only the engine thread touches it.
+final class EngineLoop {
+    private let engine: Engine
+    private let transformer: Transformer
+    private var waiting: [String: [SequenceState]] = [:]   // tenant -> FIFO
+    private var running: [SequenceState] = []
+    private var fair = FairShare()
+    private var stepCount = 0
+
+    init(engine: Engine) {
+        self.engine = engine
+        self.transformer = engine.model.transformer
+    }
+
+    func run() {
+        while let incoming = engine.takePending(idle: running.isEmpty && waiting.isEmpty) {
+            for seq in incoming {
+                if !hasWork(seq.tenant) { fair.activate(seq.tenant, active: activeTenants()) }
+                waiting[seq.tenant, default: []].append(seq)
+            }
+            dropCancelled()
+            admit()
+            if !running.isEmpty { step() }
+            publishCounts()
+        }
+        // Shutting down: everything left is cancelled.
+        for seq in running + waiting.values.flatMap({ $0 }) { finish(seq, .cancelled) }
+        running.removeAll()
+        waiting.removeAll()
+    }
+
+    private func hasWork(_ tenant: String) -> Bool {
+        !(waiting[tenant]?.isEmpty ?? true) || running.contains { $0.tenant == tenant }
+    }
+
+    private func activeTenants() -> Set<String> {
+        Set(waiting.filter { !$0.value.isEmpty }.keys).union(running.map(\.tenant))
+    }
+
+    private func dropCancelled() {
+        for (tenant, queue) in waiting {
+            let (gone, kept) = queue.partitioned { $0.handle.isCancelled }
+            gone.forEach { finish($0, .cancelled) }
+            waiting[tenant] = kept.isEmpty ? nil : kept
+        }
+        let (gone, kept) = running.partitioned { $0.handle.isCancelled }
+        gone.forEach { finish($0, .cancelled) }
+        running = kept
+    }
+
+    /// Moves waiting requests into the running set, least-served tenant first.
+    private func admit() {
+        while running.count < engine.configuration.maxRunning {
+            let candidates = waiting.filter { !$0.value.isEmpty }.map(\.key)
+            guard let tenant = fair.order(candidates).first, var queue = waiting[tenant] else { return }
+            let seq = queue.removeFirst()
+            waiting[tenant] = queue.isEmpty ? nil : queue
+            seq.cache = transformer.makeCache()
+            running.append(seq)
+        }
+    }
+
+    /// One forward pass over the running sequences.
+    private func step() {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var budget = engine.configuration.maxBatchTokens
+        // Decode rows first (one each), then prompt chunks; both in fair-share order, then arrival.
+        let tenantRank = Dictionary(uniqueKeysWithValues: fair.order(Array(Set(running.map(\.tenant))))
+            .enumerated().map { ($1, $0) })
+        let ordered = running.enumerated().sorted { a, b in
+            (tenantRank[a.element.tenant] ?? 0, a.offset) < (tenantRank[b.element.tenant] ?? 0, b.offset)
+        }.map(\.element)
+        var plan: [(seq: SequenceState, tokens: [Int], producesToken: Bool)] = []
+        // Prompts always progress: while any wait for prefill, a quarter of the budget is kept for them, so a tenant
+        // with many decoding streams cannot hold a newcomer's first token back (the decoders of the most-served
+        // tenants wait a step instead).
+        let prefillDemand = ordered.reduce(0) { $0 + ($1.isPrefilling ? $1.request.promptTokens.count - $1.prefilled : 0) }
+        let reserve = prefillDemand > 0 ? min(prefillDemand, max(1, budget / 4)) : 0
+        var decodeBudget = budget - reserve
+        for seq in ordered where !seq.isPrefilling && decodeBudget > 0 {
+            decodeBudget -= 1
+            guard let token = seq.pendingToken else { continue }
+            plan.append((seq, [token], true))
+            budget -= 1
+        }
+        for seq in ordered where seq.isPrefilling && budget > 0 {
+            let prompt = seq.request.promptTokens
+            let n = min(prompt.count - seq.prefilled, budget)
+            plan.append((seq, Array(prompt[seq.prefilled..<(seq.prefilled + n)]), seq.prefilled + n == prompt.count))
+            budget -= n
+        }
+        guard !plan.isEmpty else { return }
+        // Rows of one adapter form one segment: order by adapter (base model first), keeping the order above inside.
+        let byAdapter = plan.enumerated().sorted { a, b in
+            let ka = a.element.seq.adapterKey.map { UInt(bitPattern: $0.hashValue) } ?? 0
+            let kb = b.element.seq.adapterKey.map { UInt(bitPattern: $0.hashValue) } ?? 0
+            return (ka, a.offset) < (kb, b.offset)
+        }.map(\.element)
+        var batch = StepBatch()
+        for item in byAdapter {
+            let adapter = item.seq.request.adapter
+            batch.append(item.tokens, cache: item.seq.cache!, wantLogits: item.producesToken,
+                         adapter: adapter?.weights, adapterScale: adapter?.scale ?? 1)
+        }
+        let logits: [Float]
+        do {
+            logits = try transformer.forward(batch)
+        } catch {
+            for item in byAdapter {
+                item.seq.sink(.failed(EngineError(.internalError, "forward pass failed: \(error)")))
+                finish(item.seq, nil)
+            }
+            running.removeAll { seq in byAdapter.contains { $0.seq === seq } }
+            return
+        }
+        stepCount += 1
+        let vocab = transformer.config.vocabSize
+        var row = 0
+        var done: [SequenceState] = []
+        var generatedThisStep = 0, prefilledThisStep = 0
+        for item in byAdapter {
+            let seq = item.seq
+            if seq.isPrefilling {
+                seq.prefilled += item.tokens.count
+                prefilledThisStep += item.tokens.count
+                fair.charge(seq.tenant, prefill: item.tokens.count, decode: 0)
+            }
+            guard item.producesToken else { continue }
+            let reason = logits.withUnsafeBufferPointer { all in
+                accept(seq, logits: UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)]))
+            }
+            row += 1
+            generatedThisStep += 1
+            fair.charge(seq.tenant, prefill: 0, decode: 1)
+            if let reason {
+                finish(seq, reason)
+                done.append(seq)
+            }
+        }
+        running.removeAll { seq in done.contains { $0 === seq } }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let generated = generatedThisStep, prompt = prefilledThisStep
+        engine.updateStats { s in
+            s.steps += 1
+            s.tokensGenerated += generated
+            s.promptTokens += prompt
+            s.stepSecondsSum += seconds
+            let bucket = EngineStats.stepBuckets.firstIndex { seconds <= $0 } ?? EngineStats.stepBuckets.count
+            for b in bucket..<s.stepBucketCounts.count { s.stepBucketCounts[b] += 1 }
+        }
+        fair.prune(keeping: activeTenants())
+    }
+
+    /// Samples the next token from `logits`, streams it, and says whether the sequence is done.
+    private func accept(_ seq: SequenceState, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
+        let r = seq.request
+        let token = seq.sampler.sample(logits)
+        let logprob = r.wantLogprobs ? tokenLogprob(logits, chosen: token, top: r.logprobs) : nil
+        seq.generated.append(token)
+        seq.pendingToken = token
+        seq.steps += 1
+        if seq.firstTokenAtStep < 0 { seq.firstTokenAtStep = stepCount }
+        let isStopToken = r.stopTokenIds.contains(token)
+        var text = ""
+        if !isStopToken, let decoder = seq.decoder {
+            text = seq.stopMatcher.append(decoder.append(token))
+        }
+        seq.sink(.token(id: token, text: text, logprob: logprob))
+        if isStopToken || seq.stopMatcher.stopped { return .stop }
+        if seq.generated.count >= r.maxTokens { return .length }
+        if r.promptTokens.count + seq.generated.count >= transformer.config.maxPositions { return .length }
+        return nil
+    }
+
+    /// Ends a sequence: frees its KV cache and its tenant slot, then reports (so a client that sees the end also
+    /// sees the memory back).
+    private func finish(_ seq: SequenceState, _ reason: CompletionReason?) {
+        var tail = ""
+        if let reason, reason != .cancelled, !seq.stopMatcher.stopped, let decoder = seq.decoder {
+            tail = seq.stopMatcher.append(decoder.finish()) + seq.stopMatcher.flush()
+        }
+        seq.cache = nil
+        engine.finished(seq.tenant)
+        guard let reason else { return }
+        engine.updateStats { $0.requestsFinished[reason, default: 0] += 1 }
+        if !tail.isEmpty { seq.sink(.token(id: -1, text: tail, logprob: nil)) }
+        seq.sink(.finished(Completion(
+            reason: reason, promptTokens: seq.request.promptTokens.count, generatedTokens: seq.generated,
+            text: seq.stopMatcher.text, steps: seq.steps, adapter: seq.request.adapter?.name,
+            submittedAtStep: seq.submittedAtStep, firstTokenAtStep: seq.firstTokenAtStep)))
+    }
+
+    private func publishCounts() {
+        let runningCount = running.count
+        let waitingCount = waiting.values.reduce(0) { $0 + $1.count }
+        var byTenant: [String: Int] = [:]
+        for seq in running { byTenant[seq.tenant, default: 0] += 1 }
+        for (t, q) in waiting { byTenant[t, default: 0] += q.count }
+        engine.updateStats { s in
+            s.running = runningCount
+            s.waiting = waitingCount
+            s.activeByTenant = byTenant
+        }
+    }
+}
+
+extension Array {
+    /// (elements matching, elements not matching), each in order.
+    func partitioned(_ matches: (Element) -> Bool) -> ([Element], [Element]) {
+        var yes: [Element] = [], no: [Element] = []
+        for e in self { if matches(e) { yes.append(e) } else { no.append(e) } }
+        return (yes, no)
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Log-softmax of one row of logits: the chosen token's log probability and the `top` most likely tokens.
+func tokenLogprob(_ logits: UnsafeBufferPointer<Float>, chosen: Int, top: Int) -> TokenLogprob {
+    var maxLogit = -Float.infinity
+    for v in logits { maxLogit = max(maxLogit, v) }
+    var sum: Double = 0
+    for v in logits { sum += Double(expf(v - maxLogit)) }
+    let logZ = maxLogit + Float(log(sum))
+    var best: [(token: Int, logprob: Float)] = []
+    if top > 0 {
+        // Partial selection: keep the `top` largest in a small sorted array.
+        best.reserveCapacity(top + 1)
+        for (i, v) in logits.enumerated() {
+            if best.count < top || v > best[best.count - 1].logprob {
+                let entry = (token: i, logprob: v)
+                let at = best.firstIndex { v > $0.logprob } ?? best.count
+                best.insert(entry, at: at)
+                if best.count > top { best.removeLast() }
+            }
+        }
+        best = best.map { ($0.token, $0.logprob - logZ) }
+    }
+    return TokenLogprob(token: chosen, logprob: logits[chosen] - logZ, top: best)
+}

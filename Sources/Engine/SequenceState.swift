@@ -1,0 +1,51 @@
+import Foundation
+import Model
+import Synchronization
+import Tokenization
+
+/// A handle on a submitted request: its id and a way to cancel it. Cancelling is safe from any thread; the engine
+/// drops the sequence and frees its KV cache at its next step.
+public final class RequestHandle: Sendable {
+    public let id: UInt64
+    private let cancelled = Atomic<Bool>(false)
+
+    init(id: UInt64) { self.id = id }
+
+    public func cancel() { cancelled.store(true, ordering: .releasing) }
+    public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+}
+
+/// One request's state inside the engine. Owned by the engine thread.
+final class SequenceState {
+    let handle: RequestHandle
+    let request: GenerationRequest
+    let sink: @Sendable (EngineEvent) -> Void
+    let submittedAtStep: Int
+    var cache: KVCache?
+    /// Prompt tokens whose K/V are committed (prefill progress).
+    var prefilled = 0
+    var generated: [Int] = []
+    /// The token to feed in the next decode step (the last generated one).
+    var pendingToken: Int?
+    var sampler: Sampler
+    var decoder: StreamingDecoder?
+    var stopMatcher: StopMatcher
+    var steps = 0
+    var firstTokenAtStep = -1
+
+    init(handle: RequestHandle, request: GenerationRequest, tokenizer: Tokenizer?, submittedAtStep: Int,
+         sink: @escaping @Sendable (EngineEvent) -> Void) {
+        self.handle = handle
+        self.request = request
+        self.sink = sink
+        self.submittedAtStep = submittedAtStep
+        sampler = Sampler(request.sampling)
+        decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
+        stopMatcher = StopMatcher(stops: request.stop)
+    }
+
+    var tenant: String { request.tenant }
+    var isPrefilling: Bool { prefilled < request.promptTokens.count }
+    /// Identity of the adapter weights, for grouping rows into segments (nil: base model).
+    var adapterKey: ObjectIdentifier? { request.adapter.map { ObjectIdentifier($0.weights) } }
+}

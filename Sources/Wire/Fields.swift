@@ -1,0 +1,65 @@
+import Foundation
+
+/// Typed reads of a request's JSON fields. A present field of the wrong type or out of range is a 400 naming the
+/// field; absent and null fields read as nil; unknown fields are ignored.
+public struct Fields {
+    public let object: [String: Any]
+    public init(_ object: [String: Any]) { self.object = object }
+
+    private func present(_ key: String) -> Any? {
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        return v
+    }
+
+    /// NSNumber that is a JSON boolean (not 0/1 numbers).
+    static func isBool(_ v: Any) -> Bool {
+        guard let n = v as? NSNumber else { return false }
+        return String(cString: n.objCType) == "c"   // JSON true/false arrive as char-typed NSNumbers
+    }
+
+    public func string(_ key: String) throws -> String? {
+        guard let v = present(key) else { return nil }
+        guard let s = v as? String else { throw APIError.invalid("\"\(key)\" must be a string", code: "invalid_type") }
+        return s
+    }
+
+    public func bool(_ key: String) throws -> Bool? {
+        guard let v = present(key) else { return nil }
+        guard Self.isBool(v), let n = v as? NSNumber else {
+            throw APIError.invalid("\"\(key)\" must be true or false", code: "invalid_type")
+        }
+        return n.boolValue
+    }
+
+    public func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let v = present(key) else { return nil }
+        guard let n = v as? NSNumber, !Self.isBool(v) else {
+            throw APIError.invalid("\"\(key)\" must be a number", code: "invalid_type")
+        }
+        let d = n.doubleValue
+        guard d.isFinite, range.contains(d) else {
+            throw APIError.invalid("\"\(key)\" must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound)), got \(Self.format(d))",
+                                   code: "invalid_value")
+        }
+        return d
+    }
+
+    public func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = present(key) else { return nil }
+        guard let n = v as? NSNumber, !Self.isBool(v), n.doubleValue.isFinite, n.doubleValue == n.doubleValue.rounded() else {
+            throw APIError.invalid("\"\(key)\" must be an integer", code: "invalid_type")
+        }
+        let d = n.doubleValue
+        guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+            throw APIError.invalid("\"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), got \(Self.format(d))",
+                                   code: "invalid_value")
+        }
+        return Int(d)
+    }
+
+    public func value(_ key: String) -> Any? { present(key) }
+
+    static func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    }
+}

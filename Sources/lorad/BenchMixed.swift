@@ -1,0 +1,108 @@
+import Adapters
+import Foundation
+import Kernels
+import Model
+import ModelFactory
+
+/// `lorad bench mixed`: decode throughput of B sequences spread over K distinct adapters, against the same B
+/// sequences with no adapter, in the same run.
+func benchMixed(_ args: [String]) throws {
+    let a = try Arguments(args, options: ["model", "batch", "adapters", "rank", "prompt-tokens", "new-tokens", "threads"],
+                          switches: ["json", "help"])
+    if a.has("help") { print(benchUsage); return }
+    let batch = try a.int("batch") ?? 16
+    let adapterCount = try a.int("adapters") ?? 16
+    let rank = try a.int("rank") ?? 16
+    let promptTokens = try a.int("prompt-tokens") ?? 32
+    let newTokens = try a.int("new-tokens") ?? 32
+    guard batch >= 1, batch <= 256 else { throw UsageError("--batch must be 1...256") }
+    guard adapterCount >= 1, adapterCount <= batch else { throw UsageError("--adapters must be 1...batch") }
+    guard rank >= 1, rank <= 256 else { throw UsageError("--rank must be 1...256") }
+    guard promptTokens >= 1, newTokens >= 2 else { throw UsageError("--prompt-tokens >= 1 and --new-tokens >= 2") }
+    Parallel.configure(threads: try a.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount)
+
+    let dir = try resolveModelDirectory(a.string("model"))
+    log("loading \(dir.path)")
+    let model = try LoadedModel(directory: dir)
+    let adapters = try benchAdapters(model: model, directory: dir, count: adapterCount, rank: rank)
+
+    var rng = SeededGenerator(seed: 11)
+    let prompts = (0..<batch).map { _ in (0..<promptTokens).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) } }
+    // Sequence i uses adapter i mod K; rows are ordered by adapter so each adapter is one segment.
+    let assignment = (0..<batch).map { adapters[$0 % adapterCount].weights }
+    log("warming up")
+    _ = try decodeTogether(model, prompts: Array(prompts.prefix(2)), adapters: [nil, nil], steps: 2)
+    log("baseline: \(batch) sequences, no adapter, \(newTokens) steps")
+    let base = try decodeTogether(model, prompts: prompts, adapters: Array(repeating: nil, count: batch), steps: newTokens)
+    log("mixed: \(batch) sequences over \(adapterCount) adapters of rank \(rank), \(newTokens) steps")
+    let mixed = try decodeTogether(model, prompts: prompts, adapters: assignment, steps: newTokens)
+    let baseRate = Double(batch * newTokens) / base
+    let mixedRate = Double(batch * newTokens) / mixed
+    let result: [String: Any] = [
+        "scenario": "mixed", "model": dir.lastPathComponent, "batch": batch, "adapters": adapterCount, "rank": rank,
+        "threads": Parallel.threads, "new_tokens": newTokens,
+        "tokens_per_s": mixedRate, "baseline_tokens_per_s": baseRate, "ratio": mixedRate / baseRate,
+        "adapter_bytes_each": adapters[0].byteCount,
+    ]
+    if a.has("json") { try printJSON(result) } else {
+        print(String(format: """
+            mixed  %@  batch %d, %d adapters of rank %d, %d threads
+              no adapter       %8.2f tokens/s
+              mixed adapters   %8.2f tokens/s
+              ratio            %8.3f
+            """, dir.lastPathComponent, batch, adapterCount, rank, Parallel.threads, baseRate, mixedRate,
+                     mixedRate / baseRate))
+    }
+}
+
+/// K adapters of rank R for the model: those in DIR/adapters when they fit, else written to a temporary folder.
+func benchAdapters(model: LoadedModel, directory: URL, count: Int, rank: Int) throws -> [PeftAdapter] {
+    let fm = FileManager.default
+    let existing = directory.appendingPathComponent("adapters")
+    var out: [PeftAdapter] = []
+    if let names = try? fm.contentsOfDirectory(atPath: existing.path).sorted() {
+        for name in names where out.count < count {
+            if let adapter = try? PeftAdapter(directory: existing.appendingPathComponent(name), model: model.config),
+               adapter.rank == rank {
+                out.append(adapter)
+            }
+        }
+    }
+    if out.count == count { return out }
+    let tmp = fm.temporaryDirectory.appendingPathComponent("lorad-bench-adapters-\(getpid())")
+    defer { try? fm.removeItem(at: tmp) }
+    let shape = ModelShape(config: model.config, name: directory.lastPathComponent)
+    let all = Projection.allCases.map(\.moduleName)
+    log("writing \(count - out.count) random adapters of rank \(rank)")
+    while out.count < count {
+        let dir = tmp.appendingPathComponent("adapter-\(out.count)")
+        try ModelWriter.writeAdapter(shape: shape, rank: rank, alpha: Double(2 * rank), targets: all,
+                                     seed: UInt64(500 + out.count), to: dir)
+        out.append(try PeftAdapter(directory: dir, model: model.config))
+    }
+    return out
+}
+
+/// Prefills every prompt, then decodes `steps` tokens for all sequences together (one row each per step, greedy).
+/// Returns the seconds spent in the decode steps. Sequences are ordered so equal adapters are adjacent.
+func decodeTogether(_ model: LoadedModel, prompts: [[Int]], adapters: [LoRAWeights?], steps: Int) throws -> Double {
+    let t = model.transformer
+    let order = prompts.indices.sorted {
+        (adapters[$0].map { ObjectIdentifier($0).hashValue } ?? 0, $0) < (adapters[$1].map { ObjectIdentifier($0).hashValue } ?? 0, $1)
+    }
+    let caches = prompts.map { _ in t.makeCache() }
+    var batch = StepBatch()
+    for i in order { batch.append(prompts[i], cache: caches[i], adapter: adapters[i]) }
+    var logits = try t.forward(batch)
+    let vocab = t.config.vocabSize
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<steps {
+        var next = StepBatch()
+        for (k, i) in order.enumerated() {
+            let token = logits[(k * vocab)..<((k + 1) * vocab)].withUnsafeBufferPointer { Sampler.argmax($0) }
+            next.append([token], cache: caches[i], adapter: adapters[i])
+        }
+        logits = try t.forward(next)
+    }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
