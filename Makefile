@@ -28,10 +28,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Until the daemon API lands (`lorad serve`), `make run` builds release and runs one generation on the demo model.
+# Serves the embedded demo model in the foreground with the demo adapters of adapters/ registered (Ctrl-C stops).
+# The daemon prints its socket path and an example loractl command once it is ready.
 run: release
-	@echo "lorad: generating with the embedded demo model"
-	.build/release/lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
+	.build/release/lorad serve --model demo --register-adapters adapters $(SERVE_ARGS)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -54,10 +54,16 @@ let package = Package(
         // The wire protocol: request parsing and response shapes shared by the daemon and loractl.
         .target(name: "Wire", swiftSettings: optimized),
 
+        // The daemon's API: endpoints, identity, adapter residency, metrics (transport-independent).
+        .target(name: "Server", dependencies: ["Engine", "Registry", "Wire", "Adapters", "Model", "Tokenization"],
+                swiftSettings: optimized),
+
         // Executables.
-        .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "Engine", "CKernels", "COpenBLAS", "ModelFactory", "Tokenization", "Kernels", "Safetensors"],
+        .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "Engine", "CKernels", "COpenBLAS", "ModelFactory",
+                                                       "Tokenization", "Kernels", "Safetensors", "Registry", "Server",
+                                                       "HTTPServer", "ChatTemplate", "Wire"],
                           swiftSettings: optimized),
-        .executableTarget(name: "loractl", swiftSettings: optimized),
+        .executableTarget(name: "loractl", dependencies: ["Wire"], swiftSettings: optimized),
 
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -71,10 +77,14 @@ let package = Package(
         .executableTarget(name: "registry-crash-child", dependencies: ["Registry", "Model"],
                           path: "Tests/RegistryCrashChild"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFactory", "Adapters", "Model", "Tokenization", "TestSupport"]),
-        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
+        // Golden cases made with Python jinja2 by make_golden.py (kept beside the tests, not built).
+        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"],
+                    exclude: ["make_golden.py", "golden_templates.py", "golden_snippets.py", "Fixtures"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        // End to end: the built `lorad serve` on a temporary socket, used only over the socket.
+        .testTarget(name: "APITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -86,6 +86,18 @@ public struct Completion: Sendable {
     /// Engine step counts at submission and at the first token (for fairness measurements).
     public var submittedAtStep: Int
     public var firstTokenAtStep: Int
+
+    public init(reason: CompletionReason, promptTokens: Int, generatedTokens: [Int], text: String, steps: Int,
+                adapter: String?, submittedAtStep: Int, firstTokenAtStep: Int) {
+        self.reason = reason
+        self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens
+        self.text = text
+        self.steps = steps
+        self.adapter = adapter
+        self.submittedAtStep = submittedAtStep
+        self.firstTokenAtStep = firstTokenAtStep
+    }
 }
 
 /// A request the engine refuses or cannot finish, with the HTTP-facing kind.

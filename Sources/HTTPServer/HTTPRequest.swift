@@ -124,7 +124,7 @@ public struct HTTPRequest: Sendable {
             } else {
                 rest = "/"
             }
-            if rest.first == "?" { rest = "/" + rest }
+            if rest.first == "?" { rest = Substring("/" + rest) }
         }
         guard let mark = rest.firstIndex(of: "?") else { return (String(rest), nil) }
         return (String(rest[..<mark]), String(rest[rest.index(after: mark)...]))

@@ -12,9 +12,12 @@ enum SocketAddress {
                                    _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) throws -> R {
         let bytes = Array(path.utf8)
         let room = maxUnixPathBytes   // a path + NUL, or NUL + an abstract name, within sun_path
-        guard bytes.count <= room, !bytes.contains(0) else {
+        guard !bytes.contains(0) else {
+            throw HTTPServerError(.invalidAddress, "socket path \(path) contains a NUL byte")
+        }
+        guard !bytes.isEmpty, bytes.count <= room else {
             throw HTTPServerError(.invalidAddress,
-                                  "socket path \(path) is \(bytes.count) bytes; the limit is \(maxUnixPathBytes)")
+                                  "socket path \(path) is \(bytes.count) bytes; the limit is 1...\(maxUnixPathBytes)")
         }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

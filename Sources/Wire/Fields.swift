@@ -12,7 +12,7 @@ public struct Fields {
     }
 
     /// NSNumber that is a JSON boolean (not 0/1 numbers).
-    static func isBool(_ v: Any) -> Bool {
+    public static func isBool(_ v: Any) -> Bool {
         guard let n = v as? NSNumber else { return false }
         return String(cString: n.objCType) == "c"   // JSON true/false arrive as char-typed NSNumbers
     }

@@ -5,12 +5,13 @@ let usage = """
     usage: lorad COMMAND [options]
 
     commands:
+      serve             the daemon: OpenAI-compatible API and adapter management over a Unix socket
       run               one-shot generation without a daemon
       tokenize          token ids of a text
       detokenize        text of token ids
       make-demo DIR     write the demo model and demo adapters
       make-bench-model DIR   write a random model of a real model's shape
-      bench SCENARIO    benchmarks (decode, tokenizer)
+      bench SCENARIO    benchmarks (decode, mixed, serve, matmul, tokenizer)
 
     Run `lorad COMMAND --help` for a command's options.
     """
@@ -19,6 +20,7 @@ func dispatch(_ args: [String]) throws {
     guard let command = args.first else { throw UsageError("missing command") }
     let rest = Array(args.dropFirst())
     switch command {
+    case "serve": try serveCommand(rest)
     case "run": try runCommand(rest)
     case "tokenize": try tokenizeCommand(rest)
     case "detokenize": try detokenizeCommand(rest)

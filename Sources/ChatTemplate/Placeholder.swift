@@ -1,2 +1,0 @@
-/// Placeholder: the chat-template engine is being written.
-public enum ChatTemplatePlaceholder {}

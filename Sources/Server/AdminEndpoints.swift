@@ -1,0 +1,154 @@
+import Foundation
+import Registry
+import Wire
+
+/// `/v1/models`, `/v1/adapters...`, `/v1/tenants...`, `/tokenize`, `/detokenize`.
+extension APIService {
+    func listModels(_ identity: Identity, _ reply: APIReply) throws {
+        var data: [[String: Any]] = [["id": modelId, "object": "model", "created": 0, "owned_by": "lorad"]]
+        for a in try registry.adapters(visibleTo: identity.tenant, isAdmin: identity.isAdmin) where !a.isBroken {
+            data.append(["id": a.name, "object": "model", "created": Int(a.createdAt.timeIntervalSince1970),
+                         "owned_by": a.tenant, "parent": modelId])
+        }
+        reply.json(200, ["object": "list", "data": data])
+    }
+
+    func tokenize(_ call: APICall, _ reply: APIReply) throws {
+        let f = Fields(try JSON.object(call.body))
+        guard let prompt = try f.string("prompt") else { throw APIError.invalid("\"prompt\" is required", code: "missing_field") }
+        let special = try f.bool("add_special_tokens") ?? true
+        let tokens = tokenizer.encode(prompt, addSpecialTokens: special)
+        reply.json(200, ["tokens": tokens, "count": tokens.count])
+    }
+
+    func detokenize(_ call: APICall, _ reply: APIReply) throws {
+        let f = Fields(try JSON.object(call.body))
+        guard let list = f.value("tokens") as? [Any] else {
+            throw APIError.invalid("\"tokens\" must be a list of token ids", code: "invalid_type")
+        }
+        let vocab = tokenizer.vocabularySize
+        let ids = try list.map { v -> Int in
+            guard let n = v as? NSNumber, !Fields.isBool(v), n.doubleValue == n.doubleValue.rounded(),
+                  n.doubleValue >= 0, n.doubleValue < Double(vocab) else {
+                throw APIError.invalid("\"tokens\" must hold token ids in 0..<\(vocab)", code: "invalid_value")
+            }
+            return n.intValue
+        }
+        reply.json(200, ["prompt": tokenizer.decode(ids, skipSpecialTokens: false)])
+    }
+
+    // MARK: adapters
+
+    func adapterJSON(_ a: AdapterRecord) -> [String: Any] {
+        var o: [String: Any] = [
+            "name": a.name, "tenant": a.tenant, "public": a.isPublic, "description": a.description, "rank": a.rank,
+            "alpha": a.alpha, "target_modules": a.targetModules, "sha256": a.sha256, "size_bytes": a.sizeBytes,
+            "state": residency.state(of: a).rawValue, "pinned": residency.isPinned(a),
+            "created_at": Int(a.createdAt.timeIntervalSince1970),
+            "last_used_at": a.lastUsedAt.map { Int($0.timeIntervalSince1970) as Any } ?? NSNull(),
+            "requests": a.requests,
+        ]
+        o["scale"] = a.scale.map { $0 as Any } ?? NSNull()
+        o["broken_reason"] = a.brokenReason.map { $0 as Any } ?? NSNull()
+        return o
+    }
+
+    func listAdapters(_ identity: Identity, _ reply: APIReply) throws {
+        let list = try registry.adapters(visibleTo: identity.tenant, isAdmin: identity.isAdmin)
+        reply.json(200, ["object": "list", "data": list.map(adapterJSON)])
+    }
+
+    func registerAdapter(_ call: APICall, _ identity: Identity, _ reply: APIReply) throws {
+        let f = Fields(try JSON.object(call.body))
+        guard let name = try f.string("name") else { throw APIError.invalid("\"name\" is required", code: "missing_field") }
+        guard let path = try f.string("path") else { throw APIError.invalid("\"path\" is required", code: "missing_field") }
+        let tenant = try f.string("tenant") ?? identity.tenant
+        guard tenant == identity.tenant || identity.isAdmin else {
+            throw APIError.forbidden("only an admin may register adapters for another tenant")
+        }
+        let record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant,
+                                                  isPublic: try f.bool("public") ?? false,
+                                                  description: try f.string("description"),
+                                                  scale: try f.double("scale", in: -100...100))
+        reply.json(201, adapterJSON(record))
+    }
+
+    /// The adapter `name` as `identity` may see it; another tenant's private adapter is "not found".
+    func visibleAdapter(_ name: String, _ identity: Identity) throws -> AdapterRecord {
+        guard let record = try registry.adapter(named: name, visibleTo: identity.tenant, isAdmin: identity.isAdmin) else {
+            throw APIError.notFound("adapter \"\(name)\" does not exist", code: "adapter_not_found")
+        }
+        return record
+    }
+
+    func showAdapter(_ name: String, _ identity: Identity, _ reply: APIReply) throws {
+        reply.json(200, adapterJSON(try visibleAdapter(name, identity)))
+    }
+
+    func deleteAdapter(_ name: String, _ identity: Identity, _ reply: APIReply) throws {
+        let record = try visibleAdapter(name, identity)
+        try registry.deleteAdapter(name: name, by: identity.tenant, isAdmin: identity.isAdmin)
+        residency.unload(record)
+        reply.json(200, ["deleted": true, "name": name])
+    }
+
+    func adapterAction(_ name: String, _ action: String, _ identity: Identity, _ reply: APIReply) throws {
+        let record = try visibleAdapter(name, identity)
+        if action != "load" && record.tenant != identity.tenant && !identity.isAdmin {
+            throw APIError.forbidden("only the owner or an admin may \(action) adapter \"\(name)\"")
+        }
+        switch action {
+        case "load": _ = try residency.acquire(record)
+        case "unload": residency.unload(record)
+        case "pin": try residency.pin(record)
+        default: residency.unpin(record)
+        }
+        reply.json(200, adapterJSON(record))
+    }
+
+    // MARK: tenants (admin only)
+
+    private func requireAdmin(_ identity: Identity) throws {
+        guard identity.isAdmin else { throw APIError.forbidden("managing tenants needs an admin (root or the daemon's user)") }
+    }
+
+    func tenantJSON(_ t: Tenant) -> [String: Any] {
+        ["name": t.name, "uid": t.uid.map { Int($0) as Any } ?? NSNull(),
+         "max_concurrent": t.maxConcurrent.map { $0 as Any } ?? NSNull(),
+         "max_adapters": t.maxAdapters.map { $0 as Any } ?? NSNull(),
+         "default_adapter": t.defaultAdapter.map { $0 as Any } ?? NSNull(),
+         "created_at": Int(t.createdAt.timeIntervalSince1970)]
+    }
+
+    func listTenants(_ identity: Identity, _ reply: APIReply) throws {
+        try requireAdmin(identity)
+        reply.json(200, ["object": "list", "data": try registry.tenants().map(tenantJSON)])
+    }
+
+    func createTenant(_ call: APICall, _ identity: Identity, _ reply: APIReply) throws {
+        try requireAdmin(identity)
+        let f = Fields(try JSON.object(call.body))
+        guard let name = try f.string("name") else { throw APIError.invalid("\"name\" is required", code: "missing_field") }
+        let tenant = try registry.createTenant(
+            name: name, uid: try f.int("uid", in: 0...Int(UInt32.max)).map { UInt32($0) },
+            maxConcurrent: try f.int("max_concurrent", in: 1...100_000), maxAdapters: try f.int("max_adapters", in: 0...1_000_000))
+        var json = tenantJSON(tenant)
+        if let adapter = try f.string("default_adapter") {
+            try registry.setDefaultAdapter(tenant: name, adapter: adapter)
+            json["default_adapter"] = adapter
+        }
+        if try f.bool("token") == true { json["token"] = try registry.createToken(tenant: name) }
+        reply.json(201, json)
+    }
+
+    func deleteTenant(_ name: String, _ identity: Identity, _ reply: APIReply) throws {
+        try requireAdmin(identity)
+        try registry.deleteTenant(name: name)
+        reply.json(200, ["deleted": true, "name": name])
+    }
+
+    func createToken(_ name: String, _ identity: Identity, _ reply: APIReply) throws {
+        try requireAdmin(identity)
+        reply.json(201, ["tenant": name, "token": try registry.createToken(tenant: name)])
+    }
+}

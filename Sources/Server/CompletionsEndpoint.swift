@@ -1,0 +1,192 @@
+import Adapters
+import Engine
+import Foundation
+import Model
+import Registry
+import Synchronization
+import Tokenization
+import Wire
+
+/// `/v1/completions` and `/v1/chat/completions`: resolve the adapter, tokenize, run on the engine, answer whole or
+/// as server-sent events.
+extension APIService {
+    struct ResolvedModel {
+        var binding: AdapterBinding?
+        var name: String?
+    }
+
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply) throws {
+        let prompt: [Int]
+        switch req.prompt {
+        case .text(let s): prompt = tokenizer.encode(s, addSpecialTokens: true)
+        case .tokens(let t): prompt = t
+        }
+        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: false, reply: reply)
+    }
+
+    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply) throws {
+        guard let renderChat else {
+            throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
+        }
+        let text: String
+        do { text = try renderChat(req.messages, true) } catch {
+            throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error")
+        }
+        let prompt = tokenizer.encode(text, addSpecialTokens: false)
+        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: true, reply: reply)
+    }
+
+    /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
+    func resolveModel(_ model: String, identity: Identity, prompt: [Int], scale: Double) throws -> ResolvedModel {
+        var name: String?
+        if model == "auto" {
+            let candidates = try registry.adapters(visibleTo: identity.tenant, isAdmin: false).filter { !$0.isBroken }
+            name = try router.choose(promptTokens: prompt, among: candidates.map {
+                AdapterRouter.Candidate(name: $0.name, description: $0.description)
+            })?.name
+        } else if model == modelId {
+            name = try registry.tenant(named: identity.tenant)?.defaultAdapter
+        } else {
+            name = model
+        }
+        guard let name else { return ResolvedModel(binding: nil, name: nil) }
+        guard let record = try registry.adapter(named: name, visibleTo: identity.tenant, isAdmin: identity.isAdmin) else {
+            throw APIError.notFound("the model \"\(name)\" does not exist", code: "model_not_found")
+        }
+        if let reason = record.brokenReason {
+            throw APIError.unprocessable("adapter \"\(name)\" is broken: \(reason)", code: "adapter_broken")
+        }
+        let adapter = try residency.acquire(record)
+        try? registry.recordUse(name: name)
+        let s = Float(scale * (record.scale ?? 1))
+        return ResolvedModel(binding: AdapterBinding(name: name, weights: adapter.weights, scale: s), name: name)
+    }
+
+    private func generate(model: String, prompt: [Int], options o: GenerationOptions, identity: Identity, chat: Bool,
+                          reply: APIReply) throws {
+        let resolved = try resolveModel(model, identity: identity, prompt: prompt, scale: o.adapterScale)
+        var sampling = SamplingParameters(temperature: Float(o.temperature), topP: Float(o.topP), topK: o.topK, seed: o.seed)
+        if o.temperature == 0 { sampling = SamplingParameters(temperature: 0, seed: o.seed) }
+        let request = GenerationRequest(
+            tenant: identity.tenant, promptTokens: prompt, adapter: resolved.binding, sampling: sampling,
+            maxTokens: o.maxTokens, stop: o.stop,
+            stopTokenIds: o.ignoreEOS ? [] : Set(engine.model.generation.eosTokenIds),
+            logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil)
+        let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
+                                 adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply)
+        if o.stream { reply.startEventStream() }
+        if o.maxTokens == 0 {
+            stream.finish(Completion(reason: .length, promptTokens: prompt.count, generatedTokens: [], text: "", steps: 0,
+                                     adapter: resolved.name, submittedAtStep: 0, firstTokenAtStep: 0))
+            return
+        }
+        let handle = try engine.submit(request) { event in stream.receive(event) }
+        reply.onClose { handle.cancel() }
+        counters.withLock { $0.byTenant[identity.tenant, default: 0] += 1 }
+    }
+}
+
+/// One request's response in the making: accumulates tokens, text and logprobs; streams chunks when asked.
+/// Events arrive on the engine thread, one at a time.
+final class StreamState: Sendable {
+    private struct Progress {
+        var text = ""
+        var tokens: [Int] = []
+        var logprobs: [LogprobEntry] = []
+        var sentRole = false
+    }
+    private let service: APIService
+    private let id: String
+    private let model: String
+    private let adapter: String?
+    private let chat: Bool
+    private let options: GenerationOptions
+    private let prompt: [Int]
+    private let reply: APIReply
+    private let created = Int(Date().timeIntervalSince1970)
+    private let progress = Mutex(Progress())
+
+    init(service: APIService, id: String, model: String, adapter: String?, chat: Bool, options: GenerationOptions,
+         prompt: [Int], reply: APIReply) {
+        self.service = service
+        self.id = id
+        self.model = model
+        self.adapter = adapter
+        self.chat = chat
+        self.options = options
+        self.prompt = prompt
+        self.reply = reply
+    }
+
+    func receive(_ event: EngineEvent) {
+        switch event {
+        case .token(let token, let text, let lp):
+            let entry = lp.map { lp in
+                progress.withLock { p in
+                    LogprobEntry(token: service.tokenizer.decode([token]), logprob: lp.logprob,
+                                 top: lp.top.map { (service.tokenizer.decode([$0.token]), $0.logprob) },
+                                 textOffset: p.text.count)
+                }
+            }
+            progress.withLock { p in
+                if token >= 0 { p.tokens.append(token) }
+                p.text += text
+                if let entry { p.logprobs.append(entry) }
+            }
+            if options.stream && (!text.isEmpty || entry != nil) {
+                reply.send(Responses.sse(chunk(text: text, logprobs: entry.map { [$0] }, finish: nil)))
+            }
+        case .finished(let completion):
+            finish(completion)
+        case .failed(let error):
+            if options.stream {
+                reply.send(Responses.sse(APIError.server(error.message).body))
+                reply.end()
+            } else {
+                reply.fail(APIService.apiError(error))
+            }
+        }
+    }
+
+    func finish(_ c: Completion) {
+        let reason = c.reason == .cancelled ? "cancelled" : c.reason.rawValue
+        let p = progress.withLock { $0 }
+        let usage = Responses.Usage(promptTokens: prompt.count, completionTokens: c.generatedTokens.count)
+        if options.stream {
+            reply.send(Responses.sse(chunk(text: "", logprobs: nil, finish: reason, usage: usage, steps: c.steps,
+                                           tokenIds: options.returnTokenIds ? c.generatedTokens : nil)))
+            reply.send(Responses.sseDone)
+            reply.end()
+            return
+        }
+        let logprobs = options.logprobs == nil ? nil : p.logprobs
+        let body: [UInt8]
+        if chat {
+            body = Responses.chat(id: id, created: created, model: model, content: c.text, role: true, finishReason: reason,
+                                  logprobs: logprobs, usage: usage, adapter: adapter, steps: c.steps, chunk: false,
+                                  promptTokenIds: options.returnTokenIds ? prompt : nil,
+                                  tokenIds: options.returnTokenIds ? c.generatedTokens : nil)
+        } else {
+            body = Responses.completion(id: id, created: created, model: model, choice: Responses.Choice(
+                text: c.text, finishReason: reason, logprobs: logprobs,
+                promptTokenIds: options.returnTokenIds ? prompt : nil,
+                tokenIds: options.returnTokenIds ? c.generatedTokens : nil), usage: usage, adapter: adapter, steps: c.steps)
+        }
+        reply.respond(status: 200, contentType: "application/json", body: body)
+    }
+
+    private func chunk(text: String, logprobs: [LogprobEntry]?, finish: String?, usage: Responses.Usage? = nil,
+                       steps: Int? = nil, tokenIds: [Int]? = nil) -> [UInt8] {
+        if chat {
+            let first = progress.withLock { p -> Bool in defer { p.sentRole = true }; return !p.sentRole }
+            return Responses.chat(id: id, created: created, model: model, content: finish == nil ? text : nil, role: first,
+                                  finishReason: finish, logprobs: logprobs, usage: usage, adapter: adapter, steps: steps,
+                                  chunk: true, promptTokenIds: finish != nil && options.returnTokenIds ? prompt : nil,
+                                  tokenIds: tokenIds)
+        }
+        return Responses.completion(id: id, created: created, model: model, choice: Responses.Choice(
+            text: text, finishReason: finish, logprobs: logprobs,
+            promptTokenIds: finish != nil && options.returnTokenIds ? prompt : nil, tokenIds: tokenIds),
+            usage: usage, adapter: adapter, steps: steps)
+    }
+}

@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+
+/// Prometheus text exposition of the daemon's counters.
+extension APIService {
+    func metricsText() -> String {
+        let s = engine.statistics
+        let c = counters.withLock { $0 }
+        let r = residency.counts
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
+        }
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+        }
+        metric("lorad_requests_total", "counter", "HTTP requests answered, by endpoint and status.",
+               c.byStatus.sorted { $0.key < $1.key }.map { key, n in
+                   let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+                   return ("path=\"\(esc(parts[0]))\",status=\"\(parts.count > 1 ? parts[1] : "")\"", String(n))
+               })
+        metric("lorad_sequences_running", "gauge", "Sequences in the running batch.", [("", String(s.running))])
+        metric("lorad_sequences_waiting", "gauge", "Requests queued for admission.", [("", String(s.waiting))])
+        metric("lorad_tokens_generated_total", "counter", "Tokens generated.", [("", String(s.tokensGenerated))])
+        metric("lorad_prompt_tokens_total", "counter", "Prompt tokens prefilled.", [("", String(s.promptTokens))])
+        metric("lorad_steps_total", "counter", "Forward passes run.", [("", String(s.steps))])
+        var buckets: [(String, String)] = []
+        for (i, bound) in EngineStats.stepBuckets.enumerated() { buckets.append(("le=\"\(bound)\"", String(s.stepBucketCounts[i]))) }
+        buckets.append(("le=\"+Inf\"", String(s.steps)))
+        out += "# HELP lorad_step_seconds Wall time of one engine step.\n# TYPE lorad_step_seconds histogram\n"
+        for (l, v) in buckets { out += "lorad_step_seconds_bucket{\(l)} \(v)\n" }
+        out += "lorad_step_seconds_sum \(s.stepSecondsSum)\nlorad_step_seconds_count \(s.steps)\n"
+        let blocks = engine.model.transformer.kvAllocator
+        metric("lorad_pool_pages", "gauge", "Memory pages in use, by kind.",
+               [("kind=\"kv\"", String(blocks.blocksInUse))])
+        metric("lorad_pool_page_bytes", "gauge", "Bytes per KV page.", [("", String(blocks.bytesPerBlock))])
+        metric("lorad_adapters_resident", "gauge", "Adapters loaded in memory.", [("", String(r.resident))])
+        metric("lorad_adapter_loads_total", "counter", "Adapter loads from the store.", [("", String(r.loads))])
+        metric("lorad_adapter_evictions_total", "counter", "Adapters dropped from memory.", [("", String(r.evictions))])
+        metric("lorad_tenant_requests_total", "counter", "Generation requests accepted, by tenant.",
+               c.byTenant.sorted { $0.key < $1.key }.map { ("tenant=\"\(esc($0.key))\"", String($0.value)) })
+        metric("lorad_tenant_active", "gauge", "Requests queued or running, by tenant.",
+               s.activeByTenant.sorted { $0.key < $1.key }.map { ("tenant=\"\(esc($0.key))\"", String($0.value)) })
+        metric("lorad_requests_finished_total", "counter", "Generation requests finished, by reason.",
+               s.requestsFinished.sorted { $0.key.rawValue < $1.key.rawValue }.map { ("reason=\"\($0.key.rawValue)\"", String($0.value)) })
+        return out
+    }
+}

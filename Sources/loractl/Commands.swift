@@ -1,0 +1,338 @@
+import Foundation
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Each loractl command: one or two calls to the daemon, then a table or the daemon's JSON.
+struct Commands {
+    let client: DaemonClient
+    let json: Bool
+
+    static let help: [String: String] = [
+        "status": "usage: loractl status\n  the daemon's health, base model, running and waiting sequences, adapters in memory\n  example: loractl status",
+        "adapters": """
+            usage: loractl adapters list | add NAME PATH [--tenant T] [--public] [--description TEXT] [--scale S]
+                                    | show NAME | rm NAME | load NAME | unload NAME | pin NAME | unpin NAME
+              example: loractl adapters add sql ./adapters/sql --public --description "Writes SQL"
+            """,
+        "tenants": """
+            usage: loractl tenants list | add NAME [--uid UID] [--token] [--max-concurrent N] [--max-adapters N]
+                                   [--default-adapter A] | rm NAME
+              example: loractl tenants add alice --uid 1001 --token
+            """,
+        "generate": """
+            usage: loractl generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream] PROMPT
+              PROMPT - reads the prompt from stdin; --adapter auto lets the daemon choose
+              example: loractl generate --adapter sql --max-tokens 32 "SELECT name FROM"
+            """,
+    ]
+
+    func run(_ args: [String]) throws {
+        let command = args[0]
+        let rest = Array(args.dropFirst())
+        if rest.contains("--help") || rest.contains("-h") {
+            guard let text = Self.help[command] else { throw UsageError("unknown command \"\(command)\"") }
+            print(text)
+            return
+        }
+        switch command {
+        case "status": try status(rest)
+        case "adapters": try adapters(rest)
+        case "tenants": try tenants(rest)
+        case "generate": try generate(rest)
+        default: throw UsageError("unknown command \"\(command)\"")
+        }
+    }
+
+    // MARK: plumbing
+
+    /// The call's JSON, or a DaemonError with the daemon's message for a non-2xx answer.
+    @discardableResult
+    func expectOK(_ r: DaemonResponse) throws -> Any {
+        guard (200..<300).contains(r.status) else {
+            if let e = APIError(status: r.status, body: r.body) {
+                throw DaemonError(description: "\(e.message) (HTTP \(r.status)\(e.code.isEmpty ? "" : ", \(e.code)"))")
+            }
+            throw DaemonError(description: "the daemon answered HTTP \(r.status)")
+        }
+        return r.json ?? [:]
+    }
+
+    func emit(_ object: Any, human: () -> String) {
+        print(json ? Output.json(object) : human())
+    }
+
+    func noArguments(_ flags: Flags, _ what: String) throws {
+        guard flags.positional.isEmpty else { throw UsageError("\(what) takes no arguments (got \"\(flags.positional[0])\")") }
+    }
+
+    func one(_ flags: Flags, _ what: String) throws -> String {
+        guard flags.positional.count == 1 else { throw UsageError("\(what) takes one NAME") }
+        return flags.positional[0]
+    }
+
+    static func data(_ object: Any) -> [[String: Any]] {
+        (object as? [String: Any])?["data"] as? [[String: Any]] ?? []
+    }
+
+    static func int(_ v: Any?) -> Int? { (v as? NSNumber).flatMap { Fields.isBool($0) ? nil : $0.intValue } }
+
+    static func yesNo(_ v: Any?) -> String { (v as? NSNumber).map { $0.boolValue ? "yes" : "no" } ?? "-" }
+
+    // MARK: status
+
+    func status(_ args: [String]) throws {
+        try noArguments(try Flags(args, options: [], switches: []), "status")
+        let health = try expectOK(client.call("GET", "/health"))
+        let models = Self.data(try expectOK(client.call("GET", "/v1/models")))
+        let metricsText = String(decoding: try client.call("GET", "/metrics").body, as: UTF8.self)
+        let metrics = Self.gauges(metricsText)
+        let base = models.first { $0["parent"] == nil }?["id"] as? String ?? "-"
+        var object: [String: Any] = [
+            "status": (health as? [String: Any])?["status"] ?? "unknown", "socket": client.socketPath, "model": base,
+            "adapters": models.count - 1,
+        ]
+        for (key, metric) in [("running", "lorad_sequences_running"), ("waiting", "lorad_sequences_waiting"),
+                              ("resident_adapters", "lorad_adapters_resident"),
+                              ("tokens_generated", "lorad_tokens_generated_total"),
+                              ("kv_pages", "lorad_pool_pages")] {
+            if let v = metrics[metric] { object[key] = v }
+        }
+        emit(object) {
+            Output.table(["FIELD", "VALUE"], [
+                ["status", Output.string(object["status"])], ["socket", client.socketPath], ["model", base],
+                ["adapters", String(models.count - 1)],
+                ["running", Output.string(object["running"])], ["waiting", Output.string(object["waiting"])],
+                ["in memory", Output.string(object["resident_adapters"])],
+                ["tokens generated", Output.string(object["tokens_generated"])],
+            ])
+        }
+    }
+
+    /// Unlabelled samples (and the first labelled one) of a Prometheus text page, by metric name.
+    static func gauges(_ text: String) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let v = Double(parts[1]) else { continue }
+            let name = String(parts[0].split(separator: "{").first ?? "")
+            if out[name] == nil { out[name] = Int(v) }
+        }
+        return out
+    }
+
+    // MARK: adapters
+
+    func adapters(_ args: [String]) throws {
+        guard let sub = args.first else { throw UsageError("adapters needs a subcommand: list, add, show, rm, load, unload, pin, unpin") }
+        let rest = Array(args.dropFirst())
+        switch sub {
+        case "list":
+            try noArguments(try Flags(rest, options: [], switches: []), "adapters list")
+            let body = try expectOK(client.call("GET", "/v1/adapters"))
+            emit(body) {
+                let rows = Self.data(body).map { a -> [String] in
+                    [Output.string(a["name"]), Output.string(a["tenant"]), Self.yesNo(a["public"]),
+                     Output.string(a["rank"]), Output.size(Self.int(a["size_bytes"]) ?? 0), Output.string(a["state"]),
+                     Self.yesNo(a["pinned"]), Output.relative(Self.int(a["last_used_at"])),
+                     Output.string(a["requests"])]
+                }
+                if rows.isEmpty { return "no adapters (register one with `loractl adapters add NAME PATH`)" }
+                return Output.table(["NAME", "TENANT", "PUBLIC", "RANK", "SIZE", "STATE", "PINNED", "LAST USED",
+                                     "REQUESTS"], rows)
+            }
+        case "add":
+            let f = try Flags(rest, options: ["tenant", "description", "scale"], switches: ["public"])
+            guard f.positional.count == 2 else { throw UsageError("adapters add takes NAME PATH") }
+            let path = URL(fileURLWithPath: f.positional[1]).standardizedFileURL.path
+            var body: [String: Any] = ["name": f.positional[0], "path": path]
+            if let t = f.values["tenant"] { body["tenant"] = t }
+            if let d = f.values["description"] { body["description"] = d }
+            if let s = try f.double("scale") { body["scale"] = s }
+            if f.has("public") { body["public"] = true }
+            let progress = Progress(label: "importing \(f.positional[0]) (\(Output.size(Self.directorySize(path))))")
+            let answer = try client.call("POST", "/v1/adapters", json: body)
+            progress.stop()
+            let record = try expectOK(answer)
+            emit(record) { "registered " + Self.describe(record as? [String: Any] ?? [:]) }
+        case "show":
+            let name = try one(try Flags(rest, options: [], switches: []), "adapters show")
+            let record = try expectOK(client.call("GET", "/v1/adapters/\(name)"))
+            emit(record) {
+                let r = record as? [String: Any] ?? [:]
+                let keys = ["name", "tenant", "public", "description", "rank", "alpha", "target_modules", "sha256",
+                            "size_bytes", "state", "pinned", "created_at", "last_used_at", "requests", "scale",
+                            "broken_reason"]
+                return Output.table(["FIELD", "VALUE"], keys.map { k in
+                    switch k {
+                    case "size_bytes": return [k, Output.size(Self.int(r[k]) ?? 0)]
+                    case "public", "pinned": return [k, Self.yesNo(r[k])]
+                    case "created_at", "last_used_at": return [k, Output.relative(Self.int(r[k]))]
+                    default: return [k, Output.string(r[k])]
+                    }
+                })
+            }
+        case "rm":
+            let name = try one(try Flags(rest, options: [], switches: []), "adapters rm")
+            let body = try expectOK(client.call("DELETE", "/v1/adapters/\(name)"))
+            emit(body) { "removed \(name)" }
+        case "load", "unload", "pin", "unpin":
+            let name = try one(try Flags(rest, options: [], switches: []), "adapters \(sub)")
+            let record = try expectOK(client.call("POST", "/v1/adapters/\(name)/\(sub)"))
+            emit(record) {
+                let r = record as? [String: Any] ?? [:]
+                return "\(name): \(Output.string(r["state"]))\(Self.yesNo(r["pinned"]) == "yes" ? ", pinned" : "")"
+            }
+        default:
+            throw UsageError("unknown adapters subcommand \"\(sub)\"")
+        }
+    }
+
+    static func describe(_ r: [String: Any]) -> String {
+        "\(Output.string(r["name"])) (rank \(Output.string(r["rank"])), \(Output.size(int(r["size_bytes"]) ?? 0)), targets \(Output.string(r["target_modules"])))"
+    }
+
+    static func directorySize(_ path: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.reduce(0) { sum, n in
+            let attrs = try? FileManager.default.attributesOfItem(atPath: path + "/" + n)
+            return sum + ((attrs?[.size] as? NSNumber)?.intValue ?? 0)
+        }
+    }
+
+    // MARK: tenants
+
+    func tenants(_ args: [String]) throws {
+        guard let sub = args.first else { throw UsageError("tenants needs a subcommand: list, add, rm") }
+        let rest = Array(args.dropFirst())
+        switch sub {
+        case "list":
+            try noArguments(try Flags(rest, options: [], switches: []), "tenants list")
+            let body = try expectOK(client.call("GET", "/v1/tenants"))
+            emit(body) {
+                Output.table(["NAME", "UID", "MAX CONCURRENT", "MAX ADAPTERS", "DEFAULT ADAPTER", "CREATED"],
+                             Self.data(body).map { t in
+                                 [Output.string(t["name"]), Output.string(t["uid"]), Output.string(t["max_concurrent"]),
+                                  Output.string(t["max_adapters"]), Output.string(t["default_adapter"]),
+                                  Output.relative(Self.int(t["created_at"]))]
+                             })
+            }
+        case "add":
+            let f = try Flags(rest, options: ["uid", "max-concurrent", "max-adapters", "default-adapter"],
+                              switches: ["token"])
+            let name = try one(f, "tenants add")
+            var body: [String: Any] = ["name": name]
+            if let uid = try f.int("uid", in: 0...Int(UInt32.max)) { body["uid"] = uid }
+            if let n = try f.int("max-concurrent", in: 1...100_000) { body["max_concurrent"] = n }
+            if let n = try f.int("max-adapters", in: 0...1_000_000) { body["max_adapters"] = n }
+            if let a = f.values["default-adapter"] { body["default_adapter"] = a }
+            if f.has("token") { body["token"] = true }
+            let record = try expectOK(client.call("POST", "/v1/tenants", json: body))
+            emit(record) {
+                var text = "added tenant \(name)"
+                if let token = (record as? [String: Any])?["token"] as? String {
+                    text += "\ntoken (shown once, store it now): \(token)"
+                }
+                return text
+            }
+        case "rm":
+            let name = try one(try Flags(rest, options: [], switches: []), "tenants rm")
+            let body = try expectOK(client.call("DELETE", "/v1/tenants/\(name)"))
+            emit(body) { "removed tenant \(name)" }
+        default:
+            throw UsageError("unknown tenants subcommand \"\(sub)\"")
+        }
+    }
+
+    // MARK: generate
+
+    func generate(_ args: [String]) throws {
+        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed"], switches: ["no-stream"])
+        guard f.positional.count == 1 else { throw UsageError("generate takes one PROMPT (or - to read stdin)") }
+        var prompt = f.positional[0]
+        if prompt == "-" {
+            prompt = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        let model: String
+        if let a = f.values["adapter"] { model = a } else {
+            let models = Self.data(try expectOK(client.call("GET", "/v1/models")))
+            guard let base = models.first(where: { $0["parent"] == nil })?["id"] as? String else {
+                throw DaemonError(description: "the daemon listed no base model")
+            }
+            model = base
+        }
+        var body: [String: Any] = ["model": model, "prompt": prompt]
+        if let n = try f.int("max-tokens", in: 0...1_000_000) { body["max_tokens"] = n }
+        if let t = try f.double("temperature") { body["temperature"] = t }
+        if let s = try f.int("seed", in: 0...Int.max) { body["seed"] = s }
+        if f.has("no-stream") || json {
+            let answer = try expectOK(client.call("POST", "/v1/completions", json: body))
+            let text = ((answer as? [String: Any])?["choices"] as? [[String: Any]])?.first?["text"] as? String ?? ""
+            emit(answer) { text }
+            return
+        }
+        body["stream"] = true
+        Interrupt.install()
+        var failure: String?
+        let answer = try client.stream("POST", "/v1/completions", json: body) { data in
+            if data == "[DONE]" { return }
+            guard let event = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return }
+            if let e = event["error"] as? [String: Any] {
+                failure = e["message"] as? String ?? "the daemon reported an error"
+                return
+            }
+            if let text = (event["choices"] as? [[String: Any]])?.first?["text"] as? String, !text.isEmpty {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        }
+        if answer.status != 200 { try expectOK(answer) }
+        print("")
+        if let failure { throw DaemonError(description: failure) }
+    }
+}
+
+/// Ctrl-C during a streamed generate: close the connection (the daemon cancels the request) and exit 130.
+enum Interrupt {
+    static func install() {
+        signal(SIGINT) { _ in
+            let fd = DaemonClient.activeDescriptor
+            if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+            _exit(130)
+        }
+    }
+}
+
+/// A one-line "importing ... 3 s" indicator on an interactive stderr while a long call runs.
+final class Progress: @unchecked Sendable {
+    // @unchecked Sendable: `running` is only read by the ticker and written once by stop(), both under `lock`.
+    private let lock = NSLock()
+    private var running = true
+    private let enabled = isatty(STDERR_FILENO) == 1
+
+    init(label: String) {
+        guard enabled else { return }
+        let start = Date()
+        Thread.detachNewThread { [self] in
+            while true {
+                lock.lock()
+                let go = running
+                if go {
+                    let s = Int(Date().timeIntervalSince(start))
+                    FileHandle.standardError.write(Data("\r\(label)... \(s) s".utf8))
+                }
+                lock.unlock()
+                if !go { return }
+                usleep(250_000)
+            }
+        }
+    }
+
+    func stop() {
+        guard enabled else { return }
+        lock.lock()
+        running = false
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        lock.unlock()
+    }
+}

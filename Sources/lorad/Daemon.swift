@@ -1,0 +1,155 @@
+import ChatTemplate
+import Engine
+import Foundation
+import HTTPServer
+import Kernels
+import Model
+import Registry
+import Server
+import Tokenization
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running daemon: model, engine, registry, API and HTTP server, started in that order and stopped in reverse.
+final class Daemon {
+    let settings: ServeSettings
+    let engine: Engine
+    let registry: Registry
+    let service: APIService
+    let server: HTTPServer
+    private var signalSources: [DispatchSourceSignal] = []
+
+    init(_ settings: ServeSettings) throws {
+        self.settings = settings
+        Parallel.configure(threads: settings.threads)
+        let directory = try resolveModelDirectory(settings.model)
+        log("lorad: loading model \(directory.path)")
+        let model = try LoadedModel(directory: directory)
+        let tokenizer = try Tokenizer.load(directory: directory)
+        let fingerprint = try ModelFingerprint(modelDirectory: directory)
+        registry = try Registry(dataDirectory: settings.dataDirectory, baseModel: fingerprint,
+                                adapterRoots: settings.adapterRoots, modelConfig: model.config)
+        let report = registry.startupReport
+        for (name, reason) in report.broken.sorted(by: { $0.key < $1.key }) {
+            log("lorad: registry: adapter \(name) is broken: \(reason)")
+        }
+        for name in report.repaired { log("lorad: registry: adapter \(name) is healthy again") }
+        if !report.removedLeftovers.isEmpty {
+            log("lorad: registry: removed \(report.removedLeftovers.count) leftovers of interrupted registrations")
+        }
+
+        var configuration = EngineConfiguration()
+        configuration.maxBatchTokens = settings.maxBatchTokens
+        let registry = self.registry
+        configuration.tenantLimit = { tenant in (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) }
+        engine = Engine(model: model, tokenizer: tokenizer, configuration: configuration)
+
+        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
+        service = APIService(engine: engine, registry: registry, tokenizer: tokenizer, modelId: modelId,
+                             renderChat: try Self.chatRenderer(tokenizer: tokenizer))
+
+        var http = HTTPServerConfiguration()
+        http.maxConnections = settings.maxConnections
+        http.maxBodyBytes = settings.maxBodyBytes
+        http.requestTimeout = .milliseconds(Int(settings.requestTimeout * 1000))
+        let service = self.service
+        server = try HTTPServer(configuration: http) { request, responder in
+            service.handle(HTTPBridge.call(from: request), reply: HTTPAPIReply(responder))
+        }
+        try registerStartupAdapters()
+    }
+
+    /// The model's chat template as a renderer (nil when tokenizer_config.json has none). A template this renderer
+    /// cannot parse is an error at start-up, not at the first chat request.
+    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool) throws -> String)? {
+        guard let source = tokenizer.chatTemplate else { return nil }
+        let template: ChatTemplate
+        do { template = try ChatTemplate(source: source) } catch {
+            log("lorad: the model's chat template is not supported (\(error)); /v1/chat/completions is disabled")
+            return nil
+        }
+        let bos = tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
+        let eos = tokenizer.eosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
+        return { messages, addGenerationPrompt in
+            let list = JinjaValue.list(messages.map { m in
+                JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
+            })
+            return try template.render(["messages": list, "add_generation_prompt": .bool(addGenerationPrompt),
+                                        "bos_token": .string(bos), "eos_token": .string(eos),
+                                        // transformers passes these as None when a request has none.
+                                        "tools": .none, "documents": .none])
+        }
+    }
+
+    /// `--register-adapters DIR`: every folder in DIR with an adapter_config.json becomes a public adapter of the
+    /// default tenant, named after the folder; names already registered are left as they are.
+    private func registerStartupAdapters() throws {
+        for root in settings.registerFrom {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+            for name in entries.sorted() {
+                let dir = root.appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("adapter_config.json").path)
+                else { continue }
+                if try registry.adapter(named: name, visibleTo: Tenant.defaultName, isAdmin: true) != nil { continue }
+                do {
+                    let r = try registry.registerAdapter(name: name, sourcePath: dir.path, isPublic: true)
+                    log("lorad: registered adapter \(r.name) (rank \(r.rank), \(r.targetModules.joined(separator: ",")))")
+                } catch {
+                    log("lorad: cannot register \(dir.path): \(error)")
+                }
+            }
+        }
+    }
+
+    func run() throws {
+        let activated = SystemdSocketActivation.listeningDescriptors()
+        if activated.isEmpty {
+            try server.listen(unixPath: settings.socketPath)
+        } else {
+            for fd in activated { try server.adopt(listeningDescriptor: fd) }
+        }
+        var where_ = activated.isEmpty ? settings.socketPath : "\(activated.count) systemd socket(s)"
+        if let tcp = settings.tcp {
+            let port = try server.listen(host: tcp.host, port: tcp.port)
+            where_ += " and tcp \(tcp.host):\(port)"
+        }
+        try server.start()
+        installSignalHandlers()
+        log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads)")
+        if activated.isEmpty {
+            let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("loractl").path
+            let loractl = FileManager.default.isExecutableFile(atPath: sibling) ? sibling : "loractl"
+            let example = (try? registry.adapters(visibleTo: Tenant.defaultName).first?.name).flatMap { $0 }
+            log("lorad: try: \(loractl) --socket \(settings.socketPath) generate\(example.map { " --adapter \($0)" } ?? "") --max-tokens 24 \"Hello\"")
+        }
+        SystemdNotify.send("READY=1\nSTATUS=serving")
+        dispatchMain()
+    }
+
+    private func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in stop(signal: sig) }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Stops accepting, lets running requests finish (bounded by --drain-seconds), then exits 0.
+    private func stop(signal: Int32) {
+        log("lorad: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(Int(settings.drainSeconds)) s)")
+        SystemdNotify.send("STOPPING=1")
+        server.stopAccepting()
+        let finished = engine.drain(timeout: settings.drainSeconds)
+        _ = server.drain(timeout: .seconds(finished ? 5 : 1))
+        server.shutdown()
+        engine.shutdown()
+        registry.close()
+        log(finished ? "lorad: stopped" : "lorad: stopped (requests still running were cancelled)")
+        exit(0)
+    }
+}
