@@ -22,8 +22,10 @@ struct Commands {
               example: loractl tenants add alice --uid 1001 --token
             """,
         "generate": """
-            usage: loractl generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream] PROMPT
-              PROMPT - reads the prompt from stdin; --adapter auto lets the daemon choose
+            usage: loractl generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream]
+                                    [--ignore-eos] PROMPT
+              PROMPT - reads the prompt from stdin; --adapter auto lets the daemon choose; --ignore-eos generates
+              max-tokens tokens even past the model's end-of-sequence token
               example: loractl generate --adapter sql --max-tokens 32 "SELECT name FROM"
             """,
     ]
@@ -248,7 +250,8 @@ struct Commands {
     // MARK: generate
 
     func generate(_ args: [String]) throws {
-        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed"], switches: ["no-stream"])
+        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed"],
+                          switches: ["no-stream", "ignore-eos"])
         guard f.positional.count == 1 else { throw UsageError("generate takes one PROMPT (or - to read stdin)") }
         var prompt = f.positional[0]
         if prompt == "-" {
@@ -266,6 +269,7 @@ struct Commands {
         if let n = try f.int("max-tokens", in: 0...1_000_000) { body["max_tokens"] = n }
         if let t = try f.double("temperature") { body["temperature"] = t }
         if let s = try f.int("seed", in: 0...Int.max) { body["seed"] = s }
+        if f.has("ignore-eos") { body["ignore_eos"] = true }
         if f.has("no-stream") || json {
             let answer = try expectOK(client.call("POST", "/v1/completions", json: body))
             let text = ((answer as? [String: Any])?["choices"] as? [[String: Any]])?.first?["text"] as? String ?? ""
@@ -295,6 +299,11 @@ struct Commands {
 /// Ctrl-C during a streamed generate: close the connection (the daemon cancels the request) and exit 130.
 enum Interrupt {
     static func install() {
+        // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGINT) { _ in
             let fd = DaemonClient.activeDescriptor
             if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }

@@ -18,7 +18,8 @@ let usage = """
       tenants list                               (admin)
       tenants add NAME [--uid UID] [--token] [--max-concurrent N] [--max-adapters N] [--default-adapter A]
       tenants rm NAME
-      generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream] PROMPT   (- reads stdin)
+      generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream] [--ignore-eos] PROMPT
+                                                 (PROMPT - reads stdin)
 
     global options:
       --socket PATH   the daemon's socket (default $LORAD_SOCKET, else $XDG_RUNTIME_DIR/lorad/lorad.sock,

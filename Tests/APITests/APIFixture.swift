@@ -16,8 +16,9 @@ enum APIFixture {
     }()
 
     /// A daemon of its own (for tests that change state or stop it), with the fixture adapters' folder as a root.
-    static func makeDaemon(_ extra: [String] = []) throws -> TestDaemon {
-        try TestDaemon(model: Fixtures.tinyLlama.path, extraArguments: ["--adapter-root", adapterRoot.path] + extra)
+    static func makeDaemon(_ extra: [String] = [], environment: [String: String] = [:]) throws -> TestDaemon {
+        try TestDaemon(model: Fixtures.tinyLlama.path, extraArguments: ["--adapter-root", adapterRoot.path] + extra,
+                       environment: environment)
     }
 }
 

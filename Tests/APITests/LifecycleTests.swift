@@ -71,3 +71,65 @@ import TestSupport
         #expect(model.stderr.contains("/nonexistent/model"))
     }
 }
+
+/// The TCP listener (bearer token required) and systemd's readiness notification.
+@Suite struct TCPAndSystemdTests {
+    /// A TCP request to 127.0.0.1:port; the raw response.
+    func tcpRequest(port: Int, _ head: String) throws -> UnixHTTPClient.Response {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard r == 0 else { throw TestDaemonError(description: "connect 127.0.0.1:\(port) failed") }
+        UnixHTTPClient.write(fd, Array(head.utf8))
+        return try UnixHTTPClient.parse(UnixHTTPClient.readAll(fd))
+    }
+
+    @Test func tcpListenerNeedsABearerToken() throws {
+        let daemon = try APIFixture.makeDaemon(["--listen-tcp", "127.0.0.1:0"])
+        defer { daemon.stop() }
+        let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("ready") })
+        let port = try #require(line.range(of: "tcp 127.0.0.1:").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) })
+        let anonymous = try tcpRequest(port: port, "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(anonymous.status == 401)
+        #expect(anonymous.errorMessage.contains("token"))
+        let t = try daemon.client.request("POST", "/v1/tenants", json: ["name": "remote", "token": true])
+        let token = try #require(t.json?["token"] as? String)
+        let ok = try tcpRequest(port: port, "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+        #expect(ok.status == 200, "\(ok.text)")
+        // A tenant over TCP is never admin.
+        let tenants = try tcpRequest(port: port, "GET /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+        #expect(tenants.status == 403)
+    }
+
+    @Test func notifiesSystemdWhenReadyAndStopping() throws {
+        let path = "/tmp/lorad-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd); unlink(path) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        var tv = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let daemon = try APIFixture.makeDaemon(environment: ["NOTIFY_SOCKET": path])
+        func message() -> String {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+        }
+        #expect(message().contains("READY=1"))
+        #expect(daemon.stop() == 0)
+        #expect(message().contains("STOPPING=1"))
+    }
+}

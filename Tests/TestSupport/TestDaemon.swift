@@ -15,7 +15,8 @@ public final class TestDaemon: @unchecked Sendable {
     private let errPipe = Pipe()
 
     /// Starts `lorad serve --model MODEL` with `extraArguments`, waiting (up to `timeout` s) for its `ready` line.
-    public init(model: String, extraArguments: [String] = [], dataDirectory: URL? = nil, timeout: Double = 120) throws {
+    public init(model: String, extraArguments: [String] = [], dataDirectory: URL? = nil,
+                environment: [String: String] = [:], timeout: Double = 120) throws {
         let dir = try Fixtures.temporaryDirectory("lorad-daemon")
         // sun_path is 108 bytes: keep the socket path short.
         socketPath = "/tmp/lorad-t-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
@@ -25,6 +26,7 @@ public final class TestDaemon: @unchecked Sendable {
                              "--data-dir", self.dataDirectory.path, "--threads", "2"] + extraArguments
         var env = ProcessInfo.processInfo.environment
         env["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"] ?? dir.appendingPathComponent("cache").path
+        for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardError = errPipe
         process.standardOutput = FileHandle.nullDevice
@@ -77,6 +79,7 @@ public final class TestDaemon: @unchecked Sendable {
 
 public struct TestDaemonError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A test's HTTP/1.1 client over a Unix socket: raw bytes in, a parsed response (or the raw stream) out.
