@@ -86,11 +86,13 @@ struct AdapterStore: Sendable {
 
     /// Copies the adapter files from `source` into `staging`, hashing as it goes. Files are read once, through
     /// descriptors opened with O_NOFOLLOW, so what is hashed is exactly what is stored.
+    /// `progress(bytesCopied, totalBytes)` is called after each chunk (every file is opened first, so the total is
+    /// known from the start).
     func copy(from source: SourceDirectory, policy: PathPolicy, adapter: String, into staging: Staging,
-              afterFirstFile: () -> Void) throws -> Imported {
+              afterFirstFile: () -> Void, progress: (Int, Int) -> Void = { _, _ in }) throws -> Imported {
         var hasher = SHA256()
-        var total = 0
         var loradJSON: Data?
+        var files: [(name: String, file: OpenedFile)] = []
         for name in Self.fileNames {
             guard let file = try policy.openFile(name, in: source, adapter: adapter) else {
                 guard Self.requiredFiles.contains(name) else { continue }
@@ -103,12 +105,20 @@ struct AdapterStore: Sendable {
             if name == "lorad.json", file.size > Self.maxLoradJSONBytes {
                 throw RegistryError(.invalid, "adapter \"\(adapter)\": lorad.json is \(file.size) bytes, over the limit of \(Self.maxLoradJSONBytes)")
             }
+            files.append((name, file))
+        }
+        let total = files.reduce(0) { $0 + $1.file.size }
+        var copied = 0
+        progress(0, total)
+        for (name, file) in files {
             let out = try FileOps.openat(staging.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o444,
                                          describe: "\(staging.path)/\(name)")
             staging.files.append((name, out))
-            let kept = try Self.stream(file, name: name, into: &hasher, copyTo: out, keep: name == "lorad.json")
+            let kept = try Self.stream(file, name: name, into: &hasher, copyTo: out, keep: name == "lorad.json") { n in
+                copied += n
+                progress(copied, total)
+            }
             if name == "lorad.json" { loradJSON = kept }
-            total += file.size
             if name == "adapter_config.json" { afterFirstFile() }
         }
         return Imported(sha256: hasher.hexDigest(), sizeBytes: total, loradJSON: loradJSON)
@@ -117,7 +127,7 @@ struct AdapterStore: Sendable {
     /// Feeds one file's header and exactly `file.size` bytes to `hasher`, optionally writing them to `copyTo`;
     /// fails if the file changes size while being read. Returns the bytes when `keep` is set.
     private static func stream(_ file: OpenedFile, name: String, into hasher: inout SHA256, copyTo: Int32?,
-                               keep: Bool) throws -> Data? {
+                               keep: Bool, chunkDone: (Int) -> Void = { _ in }) throws -> Data? {
         hasher.update(name)
         hasher.update([0])
         let size = UInt64(file.size)
@@ -136,6 +146,7 @@ struct AdapterStore: Sendable {
             if let copyTo { try FileOps.writeAll(copyTo, chunk, describe: name) }
             kept?.append(contentsOf: chunk)
             left -= n
+            chunkDone(n)
         }
         guard left == 0 else { throw RegistryError(.invalid, "\(file.describe) shrank while being read") }
         return kept

@@ -31,7 +31,9 @@ extension Registry {
     /// adapter's lorad.json, if it has one.
     public func registerAdapter(name: String, sourcePath: String, tenant: String = Tenant.defaultName,
                                 isPublic: Bool = false, description: String? = nil,
-                                scale: Double? = nil) throws -> AdapterRecord {
+                                scale: Double? = nil,
+                                progress: (_ bytesCopied: Int, _ totalBytes: Int) -> Void = { _, _ in })
+        throws -> AdapterRecord {
         try Names.check(name, what: "adapter")
         try Names.check(tenant, what: "tenant")
         try Self.checkScale(scale, adapter: name)
@@ -42,7 +44,7 @@ extension Registry {
         let staging = try store.makeStaging()
         stage(.staged)
         let imported = try store.copy(from: source, policy: policy, adapter: name, into: staging,
-                                      afterFirstFile: { stage(.afterFirstFile) })
+                                      afterFirstFile: { stage(.afterFirstFile) }, progress: progress)
         let extras = try LoradJSON(imported.loradJSON, adapter: name)
         let description = description ?? extras.description ?? ""
         let scale = scale ?? extras.scale

@@ -58,6 +58,8 @@ extension APIService {
         reply.json(200, ["object": "list", "data": list.map(adapterJSON)])
     }
 
+    /// `stream: true` answers with server-sent events: `{"object":"adapter.import","bytes_imported","total_bytes"}`
+    /// while the files are copied, then the record (`"object":"adapter"`) or an error, then `[DONE]`.
     func registerAdapter(_ call: APICall, _ identity: Identity, _ reply: APIReply) throws {
         let f = Fields(try JSON.object(call.body))
         guard let name = try f.string("name") else { throw APIError.invalid("\"name\" is required", code: "missing_field") }
@@ -66,11 +68,35 @@ extension APIService {
         guard tenant == identity.tenant || identity.isAdmin else {
             throw APIError.forbidden("only an admin may register adapters for another tenant")
         }
-        let record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant,
-                                                  isPublic: try f.bool("public") ?? false,
-                                                  description: try f.string("description"),
-                                                  scale: try f.double("scale", in: -100...100))
-        reply.json(201, adapterJSON(record))
+        let isPublic = try f.bool("public") ?? false, description = try f.string("description")
+        let scale = try f.double("scale", in: -100...100)
+        guard try f.bool("stream") == true else {
+            let record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant, isPublic: isPublic,
+                                                      description: description, scale: scale)
+            reply.json(201, adapterJSON(record))
+            return
+        }
+        reply.startEventStream()
+        var lastSent = -1
+        do {
+            let record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant, isPublic: isPublic,
+                                                      description: description, scale: scale) { done, total in
+                // At most ~100 events per import.
+                guard done == 0 || done == total || done - lastSent >= max(1, total / 100) else { return }
+                lastSent = done
+                reply.send(Responses.sse(JSON.encode(["object": "adapter.import", "bytes_imported": done,
+                                                      "total_bytes": total])))
+            }
+            var json = adapterJSON(record)
+            json["object"] = "adapter"
+            reply.send(Responses.sse(JSON.encode(json)))
+        } catch let e as RegistryError {
+            reply.send(Responses.sse(Self.apiError(e).body))
+        } catch {
+            reply.send(Responses.sse(APIError.server("\(error)").body))
+        }
+        reply.send(Responses.sseDone)
+        reply.end()
     }
 
     /// The adapter `name` as `identity` may see it; another tenant's private adapter is "not found".

@@ -153,10 +153,12 @@ struct Commands {
             if let d = f.values["description"] { body["description"] = d }
             if let s = try f.double("scale") { body["scale"] = s }
             if f.has("public") { body["public"] = true }
-            let progress = Progress(label: "importing \(f.positional[0]) (\(Output.size(Self.directorySize(path))))")
-            let answer = try client.call("POST", "/v1/adapters", json: body)
-            progress.stop()
-            let record = try expectOK(answer)
+            let record: Any
+            if isatty(STDERR_FILENO) == 1 && !json {
+                record = try addWithProgress(body)
+            } else {
+                record = try expectOK(client.call("POST", "/v1/adapters", json: body))
+            }
             emit(record) { "registered " + Self.describe(record as? [String: Any] ?? [:]) }
         case "show":
             let name = try one(try Flags(rest, options: [], switches: []), "adapters show")
@@ -195,12 +197,31 @@ struct Commands {
         "\(Output.string(r["name"])) (rank \(Output.string(r["rank"])), \(Output.size(int(r["size_bytes"]) ?? 0)), targets \(Output.string(r["target_modules"])))"
     }
 
-    static func directorySize(_ path: String) -> Int {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return names.reduce(0) { sum, n in
-            let attrs = try? FileManager.default.attributesOfItem(atPath: path + "/" + n)
-            return sum + ((attrs?[.size] as? NSNumber)?.intValue ?? 0)
+    /// Registers with `stream: true`, drawing "importing NAME: 12.0 MiB / 50.0 MiB (24%)" on the terminal as the
+    /// daemon copies the files; returns the record.
+    func addWithProgress(_ request: [String: Any]) throws -> Any {
+        var body = request
+        body["stream"] = true
+        let name = Output.string(request["name"])
+        var record: [String: Any]?
+        var failure: String?
+        let answer = try client.stream("POST", "/v1/adapters", json: body) { data in
+            guard data != "[DONE]",
+                  let event = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return }
+            if let e = event["error"] as? [String: Any] {
+                failure = e["message"] as? String ?? "the daemon reported an error"
+            } else if event["object"] as? String == "adapter.import" {
+                let done = Self.int(event["bytes_imported"]) ?? 0, total = max(1, Self.int(event["total_bytes"]) ?? 1)
+                FileHandle.standardError.write(Data("\r\u{1B}[Kimporting \(name): \(Output.size(done)) / \(Output.size(total)) (\(done * 100 / total)%)".utf8))
+            } else {
+                record = event
+            }
         }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        if answer.status != 200 { try expectOK(answer) }
+        if let failure { throw DaemonError(description: failure) }
+        guard let record else { throw DaemonError(description: "the daemon ended the import without a record") }
+        return record
     }
 
     // MARK: tenants
@@ -309,39 +330,5 @@ enum Interrupt {
             if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
             _exit(130)
         }
-    }
-}
-
-/// A one-line "importing ... 3 s" indicator on an interactive stderr while a long call runs.
-final class Progress: @unchecked Sendable {
-    // @unchecked Sendable: `running` is only read by the ticker and written once by stop(), both under `lock`.
-    private let lock = NSLock()
-    private var running = true
-    private let enabled = isatty(STDERR_FILENO) == 1
-
-    init(label: String) {
-        guard enabled else { return }
-        let start = Date()
-        Thread.detachNewThread { [self] in
-            while true {
-                lock.lock()
-                let go = running
-                if go {
-                    let s = Int(Date().timeIntervalSince(start))
-                    FileHandle.standardError.write(Data("\r\(label)... \(s) s".utf8))
-                }
-                lock.unlock()
-                if !go { return }
-                usleep(250_000)
-            }
-        }
-    }
-
-    func stop() {
-        guard enabled else { return }
-        lock.lock()
-        running = false
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-        lock.unlock()
     }
 }

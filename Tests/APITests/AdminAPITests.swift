@@ -131,3 +131,42 @@ import TestSupport
         #expect(text.contains("lorad_sequences_running 0"))
     }
 }
+
+/// Registration with `stream: true` reports the bytes copied, then the record.
+@Suite struct StreamedRegistrationTests {
+    @Test func progressEventsThenTheRecord() throws {
+        let daemon = try APIFixture.makeDaemon()
+        defer { daemon.stop() }
+        let path = APIFixture.adapterRoot.appendingPathComponent("a2-r16-all-rslora").path
+        let r = try daemon.client.request("POST", "/v1/adapters", json: ["name": "big", "path": path, "stream": true])
+        #expect(r.status == 200)
+        let events = UnixHTTPClient.events(r.body)
+        #expect(events.last == "[DONE]")
+        let objects = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let progress = objects.filter { $0["object"] as? String == "adapter.import" }
+        let total = try #require(progress.last?["total_bytes"] as? Int)
+        #expect(progress.first?["bytes_imported"] as? Int == 0)
+        #expect(progress.last?["bytes_imported"] as? Int == total)
+        let record = try #require(objects.last)
+        #expect(record["object"] as? String == "adapter")
+        #expect(record["size_bytes"] as? Int == total)
+        // A failing streamed registration ends with an error event.
+        let dup = try daemon.client.request("POST", "/v1/adapters", json: ["name": "big", "path": path, "stream": true])
+        let last = UnixHTTPClient.events(dup.body).dropLast().last ?? ""
+        #expect(last.contains("\"error\"") && last.contains("big"))
+    }
+
+    /// On a terminal, `loractl adapters add` draws the import progress (run under `script` for a pty).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func loractlDrawsProgressOnATerminal() throws {
+        let daemon = try APIFixture.makeDaemon()
+        defer { daemon.stop() }
+        let path = APIFixture.adapterRoot.appendingPathComponent("a0-r4-all").path
+        let command = "\(Fixtures.builtProduct("loractl").path) --socket \(daemon.socketPath) adapters add tty \(path)"
+        let r = try runProduct("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("importing tty:"))
+        #expect(r.stdout.contains("(100%)"))
+        #expect(r.stdout.contains("registered tty (rank 4"))
+    }
+}

@@ -7,11 +7,11 @@ public struct CommandResult: Sendable {
     public let stderr: String
 }
 
-/// Runs a built product (`lorad`, `loractl`) with arguments and optional standard input, waiting for it to exit.
+/// Runs a built product (`lorad`, `loractl`) or an absolute path with arguments and optional standard input, waiting for it to exit.
 public func runProduct(_ name: String, _ arguments: [String], stdin: String? = nil,
                        environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = Fixtures.builtProduct(name)
+    process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name) : Fixtures.builtProduct(name)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
