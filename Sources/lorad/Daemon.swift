@@ -123,6 +123,9 @@ final class Daemon {
     }
 
     func run() throws {
+        // A file-size limit (or a full disk) must fail a write with an error, never kill the daemon.
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
         let activated = SystemdSocketActivation.listeningDescriptors()
         if activated.isEmpty {
             try server.listen(unixPath: settings.socketPath)

@@ -16,14 +16,21 @@ public final class TestDaemon: @unchecked Sendable {
 
     /// Starts `lorad serve --model MODEL` with `extraArguments`, waiting (up to `timeout` s) for its `ready` line.
     public init(model: String, extraArguments: [String] = [], dataDirectory: URL? = nil,
-                environment: [String: String] = [:], timeout: Double = 120) throws {
+                environment: [String: String] = [:], shellPrefix: String? = nil, timeout: Double = 120) throws {
         let dir = try Fixtures.temporaryDirectory("lorad-daemon")
         // sun_path is 108 bytes: keep the socket path short.
         socketPath = "/tmp/lorad-t-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         self.dataDirectory = dataDirectory ?? dir.appendingPathComponent("data")
-        process.executableURL = Fixtures.builtProduct("lorad")
-        process.arguments = ["serve", "--model", model, "--socket", socketPath,
-                             "--data-dir", self.dataDirectory.path, "--threads", "2"] + extraArguments
+        let arguments = ["serve", "--model", model, "--socket", socketPath,
+                         "--data-dir", self.dataDirectory.path, "--threads", "2"] + extraArguments
+        if let shellPrefix {
+            // e.g. "ulimit -f 120": bash runs it, then execs the daemon in its place.
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "\(shellPrefix); exec \"$0\" \"$@\"", Fixtures.builtProduct("lorad").path] + arguments
+        } else {
+            process.executableURL = Fixtures.builtProduct("lorad")
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"] ?? dir.appendingPathComponent("cache").path
         for (k, v) in environment { env[k] = v }
