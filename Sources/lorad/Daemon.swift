@@ -167,9 +167,11 @@ final class Daemon {
         SystemdNotify.send("STOPPING=1")
         server.stopAccepting()
         let finished = engine.drain(timeout: settings.drainSeconds)
-        _ = server.drain(timeout: .seconds(finished ? 5 : 1))
-        server.shutdown()
+        // Requests still running are cancelled now: their streams end with finish_reason "cancelled" and [DONE]
+        // before the connections close.
         engine.shutdown()
+        _ = server.drain(timeout: .seconds(5))
+        server.shutdown()
         registry.close()
         log(finished ? "lorad: stopped" : "lorad: stopped (requests still running were cancelled)")
         exit(0)

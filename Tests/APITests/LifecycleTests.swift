@@ -36,11 +36,11 @@ import TestSupport
     }
 
     @Test func sigtermLetsARunningRequestFinish() throws {
-        let daemon = try APIFixture.makeDaemon()
+        let daemon = try APIFixture.makeDaemon(["--drain-seconds", "300"])
         let client = daemon.client
         let fd = try client.connect()
         defer { close(fd) }
-        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":500,"ignore_eos":true,"stream":true}"#
+        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":300,"ignore_eos":true,"stream":true}"#
         UnixHTTPClient.write(fd, Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
         // Wait for the first bytes of the stream, then ask the daemon to stop.
         var first = [UInt8](repeating: 0, count: 512)
@@ -53,7 +53,7 @@ import TestSupport
         #expect(events.last == "[DONE]", "\(events.suffix(2))")
         let final = events.dropLast().last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let usage = final?["usage"] as? [String: Any]
-        #expect(usage?["completion_tokens"] as? Int == 500)
+        #expect(usage?["completion_tokens"] as? Int == 300)
         #expect(daemon.stop(timeout: 60) == 0)
         #expect(daemon.log.contains("draining"))
         #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
@@ -131,5 +131,24 @@ import TestSupport
         #expect(message().contains("READY=1"))
         #expect(daemon.stop() == 0)
         #expect(message().contains("STOPPING=1"))
+    }
+}
+
+/// A drain that runs out of time cancels what is left, and those streams still end properly.
+@Suite struct DrainTimeoutTests {
+    @Test func streamsCutByTheDrainEndWithCancelledAndDone() throws {
+        let daemon = try APIFixture.makeDaemon(["--drain-seconds", "0"])
+        let fd = try daemon.client.connect()
+        defer { close(fd) }
+        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":480,"ignore_eos":true,"stream":true}"#
+        UnixHTTPClient.write(fd, Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        var first = [UInt8](repeating: 0, count: 256)
+        let n = first.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let response = try UnixHTTPClient.parse(Array(first[0..<max(0, n)]) + UnixHTTPClient.readAll(fd))
+        let events = UnixHTTPClient.events(response.body)
+        #expect(events.last == "[DONE]")
+        #expect(events.dropLast().last?.contains("\"finish_reason\":\"cancelled\"") == true || events.dropLast().last?.contains("\"length\"") == true)
+        #expect(daemon.stop() == 0)
     }
 }
