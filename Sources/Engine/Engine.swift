@@ -15,6 +15,9 @@ public struct EngineConfiguration: Sendable {
     public var defaultTenantConcurrency: Int = 64
     /// Per-tenant concurrent request limit (from the registry); nil: the default.
     public var tenantLimit: @Sendable (String) -> Int? = { _ in nil }
+    /// Called on the engine thread when the KV cache needs `pages` more pool pages than are free: frees what it
+    /// can (idle adapters) and returns how many pages it freed.
+    public var reclaim: @Sendable (_ pages: Int) -> Int = { _ in 0 }
 
     public init() {}
 }
@@ -32,6 +35,8 @@ public struct EngineStats: Sendable {
     public var stepBucketCounts = [Int](repeating: 0, count: EngineStats.stepBuckets.count + 1)
     public var stepSecondsSum = 0.0
     public var activeByTenant: [String: Int] = [:]
+    /// Sequences whose KV cache was freed to make room (and recomputed later).
+    public var preemptions = 0
 }
 
 /// Continuous batching: one thread runs forward passes back to back over every running sequence. A request joins at
@@ -110,6 +115,13 @@ public final class Engine: Sendable {
             throw EngineError(.tooLarge, "the prompt (\(r.promptTokens.count) tokens) plus max_tokens (\(r.maxTokens)) exceeds the model's context of \(c.maxPositions) tokens")
         }
         guard r.logprobs >= 0, r.logprobs <= 20 else { throw EngineError(.invalid, "logprobs must be in 0...20") }
+        let allocator = model.transformer.kvAllocator
+        if let pool = allocator.pool {
+            let blocks = allocator.blocks(forPositions: r.promptTokens.count + r.maxTokens)
+            guard blocks <= pool.pageCount else {
+                throw EngineError(.tooLarge, "the prompt (\(r.promptTokens.count) tokens) plus max_tokens (\(r.maxTokens)) needs \(blocks) KV pages; the memory pool has \(pool.pageCount) pages in all (raise --pool-memory)")
+            }
+        }
         if let a = r.adapter, a.weights.pairs.count != c.layerCount {
             throw EngineError(.invalid, "adapter \"\(a.name)\" does not fit the base model")
         }

@@ -51,11 +51,22 @@ final class EngineLoop {
         running = kept
     }
 
-    /// Moves waiting requests into the running set, least-served tenant first.
+    /// Moves waiting requests into the running set, least-served tenant first, while the pool has room for the
+    /// newcomer's context (its prompt) on top of what the running sequences need for their next step.
     private func admit() {
         while running.count < engine.configuration.maxRunning {
             let candidates = waiting.filter { !$0.value.isEmpty }.map(\.key)
             guard let tenant = fair.order(candidates).first, var queue = waiting[tenant] else { return }
+            if let pool = transformer.kvAllocator.pool, let first = queue.first {
+                let allocator = transformer.kvAllocator
+                let growth = running.count   // at most one new block each next step
+                let needed = allocator.blocks(forPositions: first.context.count + 1) + growth
+                if needed > pool.freePages {
+                    _ = engine.configuration.reclaim(needed - pool.freePages)
+                    // Nothing running: admit anyway (reservation preempts or fails it); else wait for room.
+                    if needed > pool.freePages && !running.isEmpty { return }
+                }
+            }
             let seq = queue.removeFirst()
             waiting[tenant] = queue.isEmpty ? nil : queue
             seq.cache = transformer.makeCache()
@@ -77,7 +88,7 @@ final class EngineLoop {
         // Prompts always progress: while any wait for prefill, a quarter of the budget is kept for them, so a tenant
         // with many decoding streams cannot hold a newcomer's first token back (the decoders of the most-served
         // tenants wait a step instead).
-        let prefillDemand = ordered.reduce(0) { $0 + ($1.isPrefilling ? $1.request.promptTokens.count - $1.prefilled : 0) }
+        let prefillDemand = ordered.reduce(0) { $0 + ($1.isPrefilling ? $1.context.count - $1.prefilled : 0) }
         let reserve = prefillDemand > 0 ? min(prefillDemand, max(1, budget / 4)) : 0
         var decodeBudget = budget - reserve
         for seq in ordered where !seq.isPrefilling && decodeBudget > 0 {
@@ -87,11 +98,14 @@ final class EngineLoop {
             budget -= 1
         }
         for seq in ordered where seq.isPrefilling && budget > 0 {
-            let prompt = seq.request.promptTokens
-            let n = min(prompt.count - seq.prefilled, budget)
-            plan.append((seq, Array(prompt[seq.prefilled..<(seq.prefilled + n)]), seq.prefilled + n == prompt.count))
+            let context = seq.context
+            let n = min(context.count - seq.prefilled, budget)
+            // A recomputed context ends before the pending token: its last row produces no new token.
+            let produces = seq.prefilled + n == context.count && seq.generated.isEmpty
+            plan.append((seq, Array(context[seq.prefilled..<(seq.prefilled + n)]), produces))
             budget -= n
         }
+        plan = reserveKV(plan)
         guard !plan.isEmpty else { return }
         // Rows of one adapter form one segment: order by adapter (base model first), keeping the order above inside.
         let byAdapter = plan.enumerated().sorted { a, b in
@@ -108,6 +122,9 @@ final class EngineLoop {
         let logits: [Float]
         do {
             logits = try transformer.forward(batch)
+            // Drop the batch's cache references now, so a sequence that finishes below frees its KV pages before
+            // its client hears the end.
+            batch = StepBatch()
         } catch {
             for item in byAdapter {
                 item.seq.sink(.failed(EngineError(.internalError, "forward pass failed: \(error)")))
@@ -152,6 +169,41 @@ final class EngineLoop {
             for b in bucket..<s.stepBucketCounts.count { s.stepBucketCounts[b] += 1 }
         }
         fair.prune(keeping: activeTenants())
+    }
+
+    /// Makes sure every planned sequence's cache has blocks for this step's rows. When the pool is short it first
+    /// asks for idle adapters to be evicted, then preempts the newest running sequence (its KV freed, recomputed
+    /// when it runs again), and repeats; a sequence that cannot fit even alone fails with an error.
+    private func reserveKV(_ plan: [(seq: SequenceState, tokens: [Int], producesToken: Bool)])
+        -> [(seq: SequenceState, tokens: [Int], producesToken: Bool)] {
+        guard let pool = transformer.kvAllocator.pool else { return plan }
+        var plan = plan
+        var i = 0
+        while i < plan.count {
+            let item = plan[i]
+            guard let cache = item.seq.cache else { i += 1; continue }
+            let positions = cache.length + item.tokens.count
+            if cache.reserve(positions: positions) { i += 1; continue }
+            let short = transformer.kvAllocator.blocks(forPositions: positions) - cache.blockCount - pool.freePages
+            if engine.configuration.reclaim(max(1, short)) > 0, cache.reserve(positions: positions) { i += 1; continue }
+            // Preempt the newest other running sequence; if this one is the only one left, it can never fit.
+            guard let victim = running.filter({ $0 !== item.seq && $0.cache != nil }).max(by: { $0.handle.id < $1.handle.id }) else {
+                item.seq.sink(.failed(EngineError(.tooLarge, "the memory pool cannot hold this request's KV cache (\(positions) positions); raise --pool-memory")))
+                finish(item.seq, nil)
+                running.removeAll { $0 === item.seq }
+                plan.remove(at: i)
+                continue
+            }
+            victim.preempt()
+            running.removeAll { $0 === victim }
+            waiting[victim.tenant, default: []].insert(victim, at: 0)
+            engine.updateStats { $0.preemptions += 1 }
+            if let j = plan.firstIndex(where: { $0.seq === victim }) {
+                plan.remove(at: j)
+                if j < i { i -= 1 }
+            }
+        }
+        return plan
     }
 
     /// Samples the next token from `logits`, streams it, and says whether the sequence is done.

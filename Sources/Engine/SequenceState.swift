@@ -32,6 +32,11 @@ final class SequenceState {
     var stopMatcher: StopMatcher
     var steps = 0
     var firstTokenAtStep = -1
+    /// The tokens whose K/V must be in the cache before the next decode step: the prompt, or after a preemption
+    /// (its KV freed for others) the prompt and every generated token but the pending one, recomputed.
+    var context: [Int]
+    /// Times this sequence's KV was freed to make room and recomputed.
+    var preemptions = 0
 
     init(handle: RequestHandle, request: GenerationRequest, tokenizer: Tokenizer?, submittedAtStep: Int,
          sink: @escaping @Sendable (EngineEvent) -> Void) {
@@ -42,10 +47,19 @@ final class SequenceState {
         sampler = Sampler(request.sampling)
         decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
         stopMatcher = StopMatcher(stops: request.stop)
+        context = request.promptTokens
     }
 
     var tenant: String { request.tenant }
-    var isPrefilling: Bool { prefilled < request.promptTokens.count }
+    var isPrefilling: Bool { prefilled < context.count }
+
+    /// Frees the KV cache; the sequence recomputes it (prompt + generated tokens) when it runs again.
+    func preempt() {
+        cache = nil
+        prefilled = 0
+        context = request.promptTokens + generated.dropLast()
+        preemptions += 1
+    }
     /// Identity of the adapter weights, for grouping rows into segments (nil: base model).
     var adapterKey: ObjectIdentifier? { request.adapter.map { ObjectIdentifier($0.weights) } }
 }

@@ -4,7 +4,8 @@ import Synchronization
 
 /// Hands out fixed-size KV blocks of `blockTokens` positions for every layer at once.
 /// Block layout: [layer][K or V][blockTokens][kvDim]. Thread-safe; counts blocks in use so tests can check that
-/// every block comes back.
+/// every block comes back. Attached to a `PagePool`, each block is one page of the pool (and allocation fails when
+/// the pool is full); otherwise blocks come from the heap without bound (offline generation, tests).
 public final class KVBlockAllocator: Sendable {
     public let blockTokens: Int
     public let layerCount: Int
@@ -13,6 +14,7 @@ public final class KVBlockAllocator: Sendable {
     public var bytesPerBlock: Int { floatsPerBlock * MemoryLayout<Float>.stride }
 
     private let inUse = Mutex(0)
+    private let attached = Mutex<PagePool?>(nil)
 
     public init(config: ModelConfig, blockTokens: Int = 16) {
         self.blockTokens = blockTokens
@@ -22,7 +24,25 @@ public final class KVBlockAllocator: Sendable {
 
     public var blocksInUse: Int { inUse.withLock { $0 } }
 
-    func allocate() -> UnsafeMutablePointer<Float> {
+    /// The pool blocks come from, once attached.
+    public var pool: PagePool? { attached.withLock { $0 } }
+
+    /// Takes every later block from `pool` (pages of at least `bytesPerBlock`). Call before any block is in use.
+    public func attach(_ pool: PagePool) {
+        precondition(pool.pageBytes >= bytesPerBlock, "pool pages (\(pool.pageBytes) B) are smaller than a KV block (\(bytesPerBlock) B)")
+        attached.withLock { a in
+            precondition(blocksInUse == 0, "attach the pool before any KV block is allocated")
+            a = pool
+        }
+    }
+
+    /// A block, or nil when the attached pool has no free page.
+    func allocate() -> UnsafeMutablePointer<Float>? {
+        if let pool = self.pool {
+            guard let page = pool.allocate(1, for: .kv)?.first else { return nil }
+            inUse.withLock { $0 += 1 }
+            return pool.pointer(page).bindMemory(to: Float.self, capacity: floatsPerBlock)
+        }
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, 64, bytesPerBlock) == 0, let raw else { fatalError("out of memory for a KV block") }
         inUse.withLock { $0 += 1 }
@@ -30,9 +50,16 @@ public final class KVBlockAllocator: Sendable {
     }
 
     func release(_ block: UnsafeMutablePointer<Float>) {
-        free(block)
+        if let pool = self.pool {
+            pool.release([pool.page(containing: block)], from: .kv)
+        } else {
+            free(block)
+        }
         inUse.withLock { $0 -= 1 }
     }
+
+    /// Blocks needed to hold `positions` positions.
+    public func blocks(forPositions positions: Int) -> Int { (positions + blockTokens - 1) / blockTokens }
 }
 
 /// One sequence's committed keys and values, in blocks from a `KVBlockAllocator` (a page table of blocks).
@@ -63,9 +90,31 @@ public final class KVCache: @unchecked Sendable {
         return blocks[position / bt] + ((layer * 2 + 1) * bt + position % bt) * allocator.kvDim
     }
 
+    /// Makes room for `positions` committed positions in all (blocks from the pool); false, with nothing taken,
+    /// when the pool cannot supply the blocks. The engine reserves before each step, so commits never fail.
+    public func reserve(positions: Int) -> Bool {
+        let needed = allocator.blocks(forPositions: positions) - blocks.count
+        guard needed > 0 else { return true }
+        var taken: [UnsafeMutablePointer<Float>] = []
+        for _ in 0..<needed {
+            guard let b = allocator.allocate() else {
+                taken.forEach(allocator.release)
+                return false
+            }
+            taken.append(b)
+        }
+        blocks += taken
+        return true
+    }
+
     /// Appends one position's K and V for every layer. keys/values: [layers, kvDim] with row stride `stride`.
     func append(keys k: (Int) -> UnsafePointer<Float>, values v: (Int) -> UnsafePointer<Float>) {
-        if length == blocks.count * allocator.blockTokens { blocks.append(allocator.allocate()) }
+        if length == blocks.count * allocator.blockTokens {
+            guard let block = allocator.allocate() else {
+                fatalError("the KV pool is exhausted: the engine must reserve blocks before a step")
+            }
+            blocks.append(block)
+        }
         let kvDim = allocator.kvDim
         for layer in 0..<allocator.layerCount {
             memcpy(keys(layer: layer, position: length), k(layer), kvDim * 4)

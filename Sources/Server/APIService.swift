@@ -31,13 +31,13 @@ public final class APIService: Sendable {
     let nextId = Mutex<UInt64>(0)
 
     public init(engine: Engine, registry: Registry, tokenizer: Tokenizer, modelId: String,
-                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, maxResidentAdapters: Int = 64) {
+                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool) {
         self.engine = engine
         self.registry = registry
         self.tokenizer = tokenizer
         self.modelId = modelId
         self.renderChat = renderChat
-        self.residency = AdapterResidency(registry: registry, maxResident: maxResidentAdapters)
+        self.residency = AdapterResidency(registry: registry, pool: pool)
         self.router = AdapterRouter(transformer: engine.model.transformer, tokenizer: tokenizer)
         self.daemonUID = getuid()
     }

@@ -1,29 +1,53 @@
 import Adapters
 import Foundation
+import Model
 import Registry
 import Synchronization
 
-/// Which adapters are loaded in memory, keyed by content hash (two names with the same files share one copy).
-/// Loads on demand, keeps pinned adapters, and evicts the least recently used unpinned ones beyond `maxResident`.
-/// (The unified memory pool replaces the count bound with a byte budget.)
+/// Which adapters are paged into the unified memory pool, keyed by content hash (two names with the same files
+/// share one copy). Loads on demand page by page, counts the requests using each adapter (an adapter in use is
+/// never evicted), keeps pinned adapters, and evicts idle unpinned ones least recently used first when the pool
+/// needs pages (for another adapter, or for KV cache through `reclaim`).
 public final class AdapterResidency: Sendable {
     public enum State: String, Sendable { case disk, loading, resident }
 
     private struct Entry {
-        var adapter: PeftAdapter?
+        var adapter: PooledAdapter?
         var pinned = false
         var loading = false
+        var users = 0
         var lastUsed: UInt64 = 0
     }
+    private struct Counters {
+        var loads = 0
+        var evictions = 0
+        var loadSeconds = 0.0
+    }
     private let entries = Mutex<[String: Entry]>([:])
-    private let registry: Registry
-    public let maxResident: Int
+    private let registry: Registry?
+    private let modelConfig: ModelConfig
+    public let pool: PagePool
     private let clock = Mutex<UInt64>(0)
-    private let loaded = Mutex<(loads: Int, evictions: Int)>((0, 0))
+    private let counters = Mutex(Counters())
+    /// Serialises loads of one hash (a second request for a loading adapter waits for the first load).
+    private let loadLocks = Mutex<[String: NSLock]>([:])
 
-    public init(registry: Registry, maxResident: Int = 64) {
+    /// How long a load waits for in-use adapters to be released when the pool is full.
+    public let waitSeconds: Double
+
+    public init(registry: Registry, pool: PagePool, waitSeconds: Double = 30) {
         self.registry = registry
-        self.maxResident = max(1, maxResident)
+        self.modelConfig = registry.modelConfig
+        self.pool = pool
+        self.waitSeconds = waitSeconds
+    }
+
+    /// Residency without a registry (benchmarks): callers name adapters by key and say how to load them.
+    public init(modelConfig: ModelConfig, pool: PagePool, waitSeconds: Double = 30) {
+        self.registry = nil
+        self.modelConfig = modelConfig
+        self.pool = pool
+        self.waitSeconds = waitSeconds
     }
 
     public func state(of record: AdapterRecord) -> State {
@@ -36,72 +60,149 @@ public final class AdapterResidency: Sendable {
 
     public func isPinned(_ record: AdapterRecord) -> Bool { entries.withLock { $0[record.sha256]?.pinned ?? false } }
 
-    public var counts: (resident: Int, loads: Int, evictions: Int) {
+    public var counts: (resident: Int, loads: Int, evictions: Int, loadSeconds: Double) {
         let resident = entries.withLock { $0.values.filter { $0.adapter != nil }.count }
-        let l = loaded.withLock { $0 }
-        return (resident, l.loads, l.evictions)
+        let c = counters.withLock { $0 }
+        return (resident, c.loads, c.evictions, c.loadSeconds)
     }
 
-    /// The loaded adapter for `record`, loading it from the store when needed (on the calling thread).
-    public func acquire(_ record: AdapterRecord) throws -> PeftAdapter {
+    /// The paged-in weights of `record` for one request, loading them when needed (on the calling thread, never
+    /// the engine's). Every `acquire` must be matched by one `release` when the request ends.
+    public func acquire(_ record: AdapterRecord) throws -> PooledAdapter {
+        try acquire(key: record.sha256) { try self.loadFromRegistry(record) }
+    }
+
+    /// `acquire` by content key, loading with `load` when the adapter is not resident.
+    public func acquire(key: String, load: () throws -> PeftAdapter) throws -> PooledAdapter {
+        try resident(key: key, countUse: true, load: load)
+    }
+
+    /// The request that acquired `record` has ended.
+    public func release(_ record: AdapterRecord) { release(key: record.sha256) }
+
+    public func release(key: String) {
+        entries.withLock { e in
+            if let users = e[key]?.users, users > 0 { e[key]?.users = users - 1 }
+        }
+    }
+
+    /// Loads `record` without using it (`POST /v1/adapters/{name}/load`).
+    public func load(_ record: AdapterRecord) throws {
+        _ = try resident(key: record.sha256, countUse: false) { try self.loadFromRegistry(record) }
+    }
+
+    /// `load` by content key (benchmarks).
+    public func load(key: String, load: () throws -> PeftAdapter) throws {
+        _ = try resident(key: key, countUse: false, load: load)
+    }
+
+    private func loadFromRegistry(_ record: AdapterRecord) throws -> PeftAdapter {
+        guard let registry else { throw RegistryError(.notFound, "no registry to load adapter \"\(record.name)\" from") }
+        return try registry.loadAdapter(record)
+    }
+
+    private func resident(key: String, countUse: Bool, load: () throws -> PeftAdapter) throws -> PooledAdapter {
+        let lock = loadLocks.withLock { l -> NSLock in
+            if let existing = l[key] { return existing }
+            let made = NSLock()
+            l[key] = made
+            return made
+        }
+        lock.lock()
+        defer { lock.unlock() }
         let tick = clock.withLock { c -> UInt64 in c += 1; return c }
-        if let a = entries.withLock({ e -> PeftAdapter? in
-            e[record.sha256]?.lastUsed = tick
-            return e[record.sha256]?.adapter
+        if let a = entries.withLock({ e -> PooledAdapter? in
+            guard let a = e[key]?.adapter else { return nil }
+            e[key]?.lastUsed = tick
+            if countUse { e[key]?.users += 1 }
+            return a
         }) { return a }
-        entries.withLock { $0[record.sha256, default: Entry()].loading = true }
-        let adapter: PeftAdapter
+
+        entries.withLock { $0[key, default: Entry()].loading = true }
+        let start = DispatchTime.now().uptimeNanoseconds
         do {
-            adapter = try registry.loadAdapter(record)
+            let loaded = try load()
+            let pooled = try page(loaded)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            counters.withLock { $0.loads += 1; $0.loadSeconds += seconds }
+            entries.withLock { e in
+                e[key, default: Entry()].adapter = pooled
+                e[key]?.loading = false
+                e[key]?.lastUsed = tick
+                if countUse { e[key]?.users += 1 }
+            }
+            return pooled
         } catch {
             entries.withLock { e in
-                e[record.sha256]?.loading = false
-                if e[record.sha256]?.adapter == nil && e[record.sha256]?.pinned == false { e[record.sha256] = nil }
+                e[key]?.loading = false
+                if e[key]?.adapter == nil && e[key]?.pinned == false { e[key] = nil }
             }
             throw error
         }
-        loaded.withLock { $0.loads += 1 }
-        entries.withLock { e in
-            e[record.sha256, default: Entry()].adapter = adapter
-            e[record.sha256]?.loading = false
-            e[record.sha256]?.lastUsed = tick
+    }
+
+    /// Copies a loaded adapter into pool pages, evicting idle adapters while the pool is short.
+    private func page(_ adapter: PeftAdapter) throws -> PooledAdapter {
+        let config = modelConfig
+        let needed = try Self.pages(adapter, pool: pool, config: config)
+        guard needed <= pool.pageCount else {
+            throw RegistryError(.limit, "adapter \"\(adapter.name)\" needs \(needed) pool pages; the pool has \(pool.pageCount) in all (raise --pool-memory)")
         }
-        evictBeyondBound()
-        return adapter
+        // When every resident adapter is in use, wait (bounded) for requests to end rather than fail at once.
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(waitSeconds * 1e9)
+        while true {
+            do { return try PooledAdapter(adapter, pool: pool, config: config) } catch PooledAdapter.Failure.poolFull(let n, let free) {
+                if evictIdle(pages: n - free) > 0 { continue }
+                guard DispatchTime.now().uptimeNanoseconds < deadline else {
+                    throw RegistryError(.limit, "the memory pool is full: adapter \"\(adapter.name)\" needs \(n) pages, \(free) are free and every resident adapter is in use or pinned; try again later")
+                }
+                usleep(5_000)
+            }
+        }
+    }
+
+    private static func pages(_ adapter: PeftAdapter, pool: PagePool, config: ModelConfig) throws -> Int {
+        do { return try PooledAdapter.pagesNeeded(adapter, pageBytes: pool.pageBytes, config: config) } catch PooledAdapter.Failure.pageTooSmall(let why) {
+            throw RegistryError(.invalid, why)
+        }
+    }
+
+    /// Evicts idle (unused, unpinned) adapters, least recently used first, until `pages` pages were freed or none
+    /// is left; returns the pages freed. Safe from any thread (the engine calls it when KV needs room).
+    @discardableResult
+    public func evictIdle(pages wanted: Int) -> Int {
+        var freed = 0, evicted = 0
+        while freed < wanted {
+            let victim = entries.withLock { e -> PooledAdapter? in
+                guard let (key, entry) = e.filter({ $0.value.adapter != nil && $0.value.users == 0 && !$0.value.pinned })
+                    .min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return nil }
+                e[key] = nil
+                return entry.adapter
+            }
+            guard let victim else { break }
+            freed += victim.pageCount
+            evicted += 1
+        }
+        if evicted > 0 { counters.withLock { $0.evictions += evicted } }
+        return freed
     }
 
     public func pin(_ record: AdapterRecord) throws {
-        _ = try acquire(record)
+        try load(record)
         entries.withLock { $0[record.sha256]?.pinned = true }
     }
 
     public func unpin(_ record: AdapterRecord) {
         entries.withLock { $0[record.sha256]?.pinned = false }
-        evictBeyondBound()
     }
 
-    /// Drops the in-memory copy (requests already running keep theirs until they finish).
+    /// Drops the pool copy (requests already running keep their reference; the pages return when they end).
     public func unload(_ record: AdapterRecord) {
         let removed = entries.withLock { e -> Bool in
             guard e[record.sha256]?.adapter != nil else { return false }
             e[record.sha256] = nil
             return true
         }
-        if removed { loaded.withLock { $0.evictions += 1 } }
-    }
-
-    private func evictBeyondBound() {
-        let evicted = entries.withLock { e -> Int in
-            var resident = e.filter { $0.value.adapter != nil }
-            var count = 0
-            while resident.count > maxResident,
-                  let victim = resident.filter({ !$0.value.pinned }).min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-                e[victim.key] = nil
-                resident[victim.key] = nil
-                count += 1
-            }
-            return count
-        }
-        if evicted > 0 { loaded.withLock { $0.evictions += evicted } }
+        if removed { counters.withLock { $0.evictions += 1 } }
     }
 }

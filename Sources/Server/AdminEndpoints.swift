@@ -124,7 +124,7 @@ extension APIService {
             throw APIError.forbidden("only the owner or an admin may \(action) adapter \"\(name)\"")
         }
         switch action {
-        case "load": _ = try residency.acquire(record)
+        case "load": try residency.load(record)
         case "unload": residency.unload(record)
         case "pin": try residency.pin(record)
         default: residency.unpin(record)

@@ -13,6 +13,8 @@ extension APIService {
     struct ResolvedModel {
         var binding: AdapterBinding?
         var name: String?
+        /// The adapter acquired from the pool for this request (released when it ends).
+        var record: AdapterRecord?
     }
 
     func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply) throws {
@@ -59,12 +61,18 @@ extension APIService {
         let adapter = try residency.acquire(record)
         try? registry.recordUse(name: name)
         let s = Float(scale * (record.scale ?? 1))
-        return ResolvedModel(binding: AdapterBinding(name: name, weights: adapter.weights, scale: s), name: name)
+        return ResolvedModel(binding: AdapterBinding(name: name, weights: adapter.weights, scale: s), name: name,
+                             record: record)
     }
 
     private func generate(model: String, prompt: [Int], options o: GenerationOptions, identity: Identity, chat: Bool,
                           reply: APIReply) throws {
         let resolved = try resolveModel(model, identity: identity, prompt: prompt, scale: o.adapterScale)
+        let residency = self.residency
+        let releaseOnce = OnceAction { if let r = resolved.record { residency.release(r) } }
+        let release: @Sendable () -> Void = { releaseOnce.run() }
+        var submitted = false
+        defer { if !submitted { release() } }
         var sampling = SamplingParameters(temperature: Float(o.temperature), topP: Float(o.topP), topK: o.topK, seed: o.seed)
         if o.temperature == 0 { sampling = SamplingParameters(temperature: 0, seed: o.seed) }
         let request = GenerationRequest(
@@ -73,7 +81,8 @@ extension APIService {
             stopTokenIds: o.ignoreEOS ? [] : Set(engine.model.generation.eosTokenIds),
             logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil)
         let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
-                                 adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply)
+                                 adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply,
+                                 onEnd: release)
         if o.stream { reply.startEventStream() }
         if o.maxTokens == 0 {
             stream.finish(Completion(reason: .length, promptTokens: prompt.count, generatedTokens: [], text: "", steps: 0,
@@ -81,6 +90,7 @@ extension APIService {
             return
         }
         let handle = try engine.submit(request) { event in stream.receive(event) }
+        submitted = true
         reply.onClose { handle.cancel() }
         counters.withLock { $0.byTenant[identity.tenant, default: 0] += 1 }
     }
@@ -105,9 +115,12 @@ final class StreamState: Sendable {
     private let reply: APIReply
     private let created = Int(Date().timeIntervalSince1970)
     private let progress = Mutex(Progress())
+    /// Called once when the request ends (finished or failed): gives its adapter back to the pool.
+    private let onEnd: @Sendable () -> Void
 
     init(service: APIService, id: String, model: String, adapter: String?, chat: Bool, options: GenerationOptions,
-         prompt: [Int], reply: APIReply) {
+         prompt: [Int], reply: APIReply, onEnd: @escaping @Sendable () -> Void) {
+        self.onEnd = onEnd
         self.service = service
         self.id = id
         self.model = model
@@ -139,6 +152,7 @@ final class StreamState: Sendable {
         case .finished(let completion):
             finish(completion)
         case .failed(let error):
+            onEnd()
             if options.stream {
                 reply.send(Responses.sse(APIError.server(error.message).body))
                 reply.end()
@@ -149,6 +163,7 @@ final class StreamState: Sendable {
     }
 
     func finish(_ c: Completion) {
+        onEnd()
         let reason = c.reason == .cancelled ? "cancelled" : c.reason.rawValue
         let p = progress.withLock { $0 }
         let usage = Responses.Usage(promptTokens: prompt.count, completionTokens: c.generatedTokens.count)
@@ -188,5 +203,15 @@ final class StreamState: Sendable {
             text: text, finishReason: finish, logprobs: logprobs,
             promptTokenIds: finish != nil && options.returnTokenIds ? prompt : nil, tokenIds: tokenIds),
             usage: usage, adapter: adapter, steps: steps)
+    }
+}
+
+/// A closure that runs at most once, whichever thread calls first.
+final class OnceAction: Sendable {
+    private let done = Atomic<Bool>(false)
+    private let action: @Sendable () -> Void
+    init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    func run() {
+        if !done.exchange(true, ordering: .acquiringAndReleasing) { action() }
     }
 }

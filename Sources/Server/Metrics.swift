@@ -32,13 +32,17 @@ extension APIService {
         out += "# HELP lorad_step_seconds Wall time of one engine step.\n# TYPE lorad_step_seconds histogram\n"
         for (l, v) in buckets { out += "lorad_step_seconds_bucket{\(l)} \(v)\n" }
         out += "lorad_step_seconds_sum \(s.stepSecondsSum)\nlorad_step_seconds_count \(s.steps)\n"
-        let blocks = engine.model.transformer.kvAllocator
-        metric("lorad_pool_pages", "gauge", "Memory pages in use, by kind.",
-               [("kind=\"kv\"", String(blocks.blocksInUse))])
-        metric("lorad_pool_page_bytes", "gauge", "Bytes per KV page.", [("", String(blocks.bytesPerBlock))])
+        let pool = residency.pool
+        metric("lorad_pool_pages", "gauge", "Memory pool pages, by use (kv, adapter, free).",
+               [("kind=\"kv\"", String(pool.pagesInUse(.kv))), ("kind=\"adapter\"", String(pool.pagesInUse(.adapter))),
+                ("kind=\"free\"", String(pool.freePages))])
+        metric("lorad_pool_page_bytes", "gauge", "Bytes per pool page.", [("", String(pool.pageBytes))])
+        metric("lorad_pool_budget_bytes", "gauge", "The pool's byte budget (--pool-memory).", [("", String(pool.budgetBytes))])
         metric("lorad_adapters_resident", "gauge", "Adapters loaded in memory.", [("", String(r.resident))])
         metric("lorad_adapter_loads_total", "counter", "Adapter loads from the store.", [("", String(r.loads))])
         metric("lorad_adapter_evictions_total", "counter", "Adapters dropped from memory.", [("", String(r.evictions))])
+        metric("lorad_adapter_load_seconds_total", "counter", "Time spent paging adapters in from the store.",
+               [("", String(r.loadSeconds))])
         metric("lorad_tenant_requests_total", "counter", "Generation requests accepted, by tenant.",
                c.byTenant.sorted { $0.key < $1.key }.map { ("tenant=\"\(esc($0.key))\"", String($0.value)) })
         metric("lorad_tenant_active", "gauge", "Requests queued or running, by tenant.",

@@ -11,6 +11,9 @@ let benchUsage = """
       serve      --model DIR [--concurrency 1,4,16,64] [--adapters 4] [--rank 16] [--prompt-tokens 64]
                  [--new-tokens 32] [--requests-per-client 2] [--max-batch-tokens N]
                  continuous batching throughput, TTFT and inter-token latency p50/p99 per concurrency
+      pool       --model DIR [--registered 1000] [--resident-budget 32] [--zipf 1.0] [--requests 256]
+                 [--concurrency 16] [--ranks 8,16,32,64] [--targets q_proj,v_proj] [--adapter-dir DIR]
+                 paged adapters against all resident, and cold-load time against a raw read of the same bytes
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
@@ -23,6 +26,7 @@ func benchCommand(_ args: [String]) throws {
     case "decode": try benchDecode(rest)
     case "mixed": try benchMixed(rest)
     case "serve": try benchServe(rest)
+    case "pool": try benchPool(rest)
     case "matmul": try benchMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)

@@ -5,12 +5,22 @@ import HTTPServer
 import Kernels
 import Model
 import Registry
+import Synchronization
 import Server
 import Tokenization
 import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Lets the engine's reclaim hook reach the API service created after it.
+final class ServiceHolder: Sendable {
+    private let stored = Mutex<APIService?>(nil)
+    var service: APIService? {
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
+    }
+}
 
 /// The running daemon: model, engine, registry, API and HTTP server, started in that order and stopped in reverse.
 final class Daemon {
@@ -40,15 +50,24 @@ final class Daemon {
             log("lorad: registry: removed \(report.removedLeftovers.count) leftovers of interrupted registrations")
         }
 
+        // One pool for KV blocks and adapter weights: a page holds one KV block (or a run of adapter rank rows).
+        let kv = model.transformer.kvAllocator
+        let rankRow = Projection.allCases.map { p -> Int in let s = p.shape(model.config); return (s.input + s.output) * 4 }.max() ?? 0
+        let pool = PagePool(budgetBytes: settings.poolBytes, pageBytes: max(kv.bytesPerBlock, rankRow))
+        kv.attach(pool)
+        log("lorad: memory pool \(pool.budgetBytes >> 20) MiB in \(pool.pageCount) pages of \(pool.pageBytes >> 10) KiB")
+
+        let registry = self.registry
+        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
+        let holder = ServiceHolder()
         var configuration = EngineConfiguration()
         configuration.maxBatchTokens = settings.maxBatchTokens
-        let registry = self.registry
         configuration.tenantLimit = { tenant in (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) }
+        configuration.reclaim = { pages in holder.service?.residency.evictIdle(pages: pages) ?? 0 }
         engine = Engine(model: model, tokenizer: tokenizer, configuration: configuration)
-
-        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
         service = APIService(engine: engine, registry: registry, tokenizer: tokenizer, modelId: modelId,
-                             renderChat: try Self.chatRenderer(tokenizer: tokenizer))
+                             renderChat: try Self.chatRenderer(tokenizer: tokenizer), pool: pool)
+        holder.service = service
 
         var http = HTTPServerConfiguration()
         http.maxConnections = settings.maxConnections

@@ -1,0 +1,115 @@
+import Foundation
+import Model
+
+/// A loaded adapter's LoRA weights moved into pages of the unified memory pool. Each pair is split along its rank
+/// rows into pieces that never straddle a page: a piece of k rank rows holds A rows [k, input] followed by the
+/// matching B columns [output, k], so the SGMV kernel reads the weights where they lie (no gather per step).
+/// Pieces are packed one after another, so pages are shared between pairs and only the last page is partly empty.
+/// The pages go back to the pool when the last user of `weights` lets go.
+public final class PooledAdapter: Sendable {
+    public let name: String
+    public let weights: LoRAWeights
+    public let pageCount: Int
+    public let byteCount: Int
+
+    /// Why an adapter cannot be paged in.
+    public enum Failure: Error, Sendable {
+        /// The pool has fewer free pages than the adapter needs.
+        case poolFull(needed: Int, free: Int)
+        /// A single rank row of some pair is larger than a page.
+        case pageTooSmall(String)
+    }
+
+    /// Returns the pages when the last piece reference goes (kept alive by `LoRAWeights.owner`).
+    final class Lease: Sendable {
+        let pool: PagePool
+        let pages: [Int32]
+        init(pool: PagePool, pages: [Int32]) {
+            self.pool = pool
+            self.pages = pages
+        }
+        deinit { pool.release(pages, from: .adapter) }
+    }
+
+    /// Pages `adapter` needs in `pool`.
+    public static func pagesNeeded(_ adapter: PeftAdapter, pageBytes: Int, config: ModelConfig) throws -> Int {
+        var cursor = PageCursor(pageBytes: pageBytes)
+        try layout(adapter, config: config) { _, _, _, rows, rowBytes in
+            var left = rows
+            while left > 0 { left -= try cursor.take(left, rowBytes: rowBytes, adapter: adapter.name).rows }
+        }
+        return cursor.pagesUsed
+    }
+
+    /// Copies `adapter` into pages of `pool` (all-or-nothing).
+    public init(_ adapter: PeftAdapter, pool: PagePool, config: ModelConfig) throws {
+        let needed = try Self.pagesNeeded(adapter, pageBytes: pool.pageBytes, config: config)
+        guard let pages = pool.allocate(needed, for: .adapter) else {
+            throw Failure.poolFull(needed: needed, free: pool.freePages)
+        }
+        let lease = Lease(pool: pool, pages: pages)
+        var cursor = PageCursor(pageBytes: pool.pageBytes)
+        var pairs = adapter.weights.pairs.map { $0.map { _ in LoRAPair?.none } }
+        try Self.layout(adapter, config: config) { layer, projection, pair, rows, rowBytes in
+            let (input, output) = projection.shape(config)
+            let src = pair.pieces[0]   // a loaded adapter holds each pair in one piece
+            var pieces: [LoRAPiece] = []
+            var r0 = 0
+            while r0 < rows {
+                let (k, page, offset) = try cursor.take(rows - r0, rowBytes: rowBytes, adapter: adapter.name)
+                let base = (pool.pointer(pages[page]) + offset).assumingMemoryBound(to: Float.self)
+                let a = base                     // [k, input]
+                let b = base + k * input         // [output, k]
+                memcpy(a, src.a + r0 * input, k * input * 4)
+                for o in 0..<output {
+                    memcpy(b + o * k, src.b + o * pair.rank + r0, k * 4)
+                }
+                pieces.append(LoRAPiece(a: a, b: b, rank: k))
+                r0 += k
+            }
+            pairs[layer][projection.rawValue] = LoRAPair(pieces: pieces, scale: pair.scale)
+        }
+        name = adapter.name
+        pageCount = needed
+        byteCount = needed * pool.pageBytes
+        weights = LoRAWeights(pairs: pairs, owner: lease)
+    }
+
+    /// Visits every pair in a fixed order: (layer, projection, pair, rank rows, bytes per rank row).
+    private static func layout(_ adapter: PeftAdapter, config: ModelConfig,
+                               _ body: (Int, Projection, LoRAPair, Int, Int) throws -> Void) throws {
+        for (layer, row) in adapter.weights.pairs.enumerated() {
+            for projection in Projection.allCases {
+                guard let pair = row[projection.rawValue] else { continue }
+                let (input, output) = projection.shape(config)
+                try body(layer, projection, pair, pair.rank, (input + output) * 4)
+            }
+        }
+    }
+
+    /// Packs runs of rank rows into pages, in order; 64-byte aligned pieces.
+    struct PageCursor {
+        let pageBytes: Int
+        var page = -1
+        var offset = 0
+
+        init(pageBytes: Int) { self.pageBytes = pageBytes }
+
+        var pagesUsed: Int { page + 1 }
+
+        /// Up to `rows` rows of `rowBytes` at the cursor (moving to a new page when not one fits).
+        mutating func take(_ rows: Int, rowBytes: Int, adapter: String) throws -> (rows: Int, page: Int, offset: Int) {
+            guard rowBytes <= pageBytes else {
+                throw Failure.pageTooSmall("adapter \"\(adapter)\": one rank row takes \(rowBytes) bytes, a pool page holds \(pageBytes)")
+            }
+            if page < 0 || (pageBytes - offset) / rowBytes == 0 {
+                page += 1
+                offset = 0
+            }
+            let k = min(rows, (pageBytes - offset) / rowBytes)
+            let at = offset
+            offset = min(pageBytes, (offset + k * rowBytes + 63) / 64 * 64)
+            return (k, page, at)
+        }
+    }
+}
