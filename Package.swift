@@ -85,6 +85,8 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         // End to end: the built `lorad serve` on a temporary socket, used only over the socket.
         .testTarget(name: "APITests", dependencies: ["TestSupport", "ModelFactory"]),
+        // The docs' commands against a real daemon; deploy/ (lorad.conf, systemd, Kubernetes) against lorad serve.
+        .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -132,12 +132,15 @@ func parseSize(_ text: String, flag: String) throws -> Int {
 }
 
 /// A config file as command-line arguments: `name = value` (or `name value`) per line, `#` comments, blank lines.
+/// LF or CRLF line ends, a leading UTF-8 byte-order mark, and tabs for spaces are all accepted.
 func configFileArguments(_ path: String, known: Set<String>) throws -> [String] {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+    guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8) else {
         throw CommandError("cannot read the config file \(path)")
     }
+    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
     var out: [String] = []
-    for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // Split on Character.isNewline: "\r\n" is one Character, so splitting on "\n" alone would never split a CRLF file.
+    for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
         let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         if line.isEmpty { continue }
@@ -145,16 +148,16 @@ func configFileArguments(_ path: String, known: Set<String>) throws -> [String] 
         if let eq = line.firstIndex(of: "=") {
             parts = [String(line[..<eq]), String(line[line.index(after: eq)...])]
         } else {
-            parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            parts = line.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         }
         let name = parts[0].trimmingCharacters(in: .whitespaces)
         let value = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
         guard known.contains(name), name != "config" else {
             throw CommandError("\(path):\(n + 1): unknown option \"\(name)\"")
         }
-        guard !value.isEmpty else { throw CommandError("\(path):\(n + 1): option \"\(name)\" needs a value") }
         let unquoted = value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"")
             ? String(value.dropFirst().dropLast()) : value
+        guard !unquoted.isEmpty else { throw CommandError("\(path):\(n + 1): option \"\(name)\" needs a value") }
         out += ["--\(name)", unquoted]
     }
     return out

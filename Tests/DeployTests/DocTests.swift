@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The commands README.md and docs/api.md show, run against a fresh demo daemon: each exits 0 and prints what the
+/// document shows (JSON with the same keys, tables with the same header and rows).
+@Suite struct DocTests {
+    static let root = Fixtures.repositoryRoot
+    /// The documents' examples are curl commands.
+    static let hasCurl = (try? runProduct("/usr/bin/env", ["curl", "--version"]))?.status == 0
+
+    static func read(_ path: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// A demo daemon with the repository's adapters registered, as `make run` starts it, plus a TCP listener.
+    static func demoDaemon() throws -> TestDaemon {
+        try TestDaemon(model: "demo", extraArguments: [
+            "--register-adapters", root.appendingPathComponent("adapters").path, "--listen-tcp", "127.0.0.1:0",
+        ])
+    }
+
+    static func run(_ commands: [DocCommand], scripts: [String: String] = [:]) throws {
+        let daemon = try demoDaemon()
+        defer { daemon.stop() }
+        let runner = try DocRunner(daemon: daemon, scripts: scripts)
+        for c in commands {
+            if let problem = try runner.check(c) {
+                Issue.record("\(problem)\(runner.skippedSummary)\n--- daemon log:\n\(daemon.log)")
+            }
+        }
+    }
+
+    @Test(.enabled(if: hasCurl)) func readmeTourRunsAsWritten() throws {
+        let readme = try Self.read("README.md")
+        let section = "Five-minute tour"
+        let commands = DocExamples.commands(readme, file: "README.md", section: section)
+        // The tour keeps showing what a newcomer needs.
+        let all = commands.map(\.command).joined(separator: "\n")
+        for needed in ["make run", "loractl adapters list", "loractl generate --adapter sql", "curl -s --unix-socket",
+                       "loractl tenants add", "Authorization: Bearer", "python3 openai_tour.py"] {
+            #expect(all.contains(needed), "the README tour no longer shows \(needed)")
+        }
+        let scripts = DocExamples.scripts(readme, language: "python", section: section)
+        #expect(scripts["openai_tour.py"]?.contains("from openai import OpenAI") == true)
+        try Self.run(commands, scripts: scripts)
+    }
+
+    @Test(.enabled(if: hasCurl)) func apiDocExamplesRunAsWritten() throws {
+        let commands = DocExamples.commands(try Self.read("docs/api.md"), file: "docs/api.md", section: nil)
+        #expect(commands.count >= 20)
+        try Self.run(commands)
+    }
+
+    /// Every path of docs/openapi.yaml has a curl example in docs/api.md (a `{name}` matches any segment).
+    @Test func apiDocCoversEveryEndpoint() throws {
+        let openapi = try Self.read("docs/openapi.yaml")
+        let paths = openapi.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("  /"), line.hasSuffix(":") else { return nil }
+            return String(line.dropFirst(2).dropLast())
+        }
+        #expect(paths.count >= 10)
+        let commands = DocExamples.commands(try Self.read("docs/api.md"), file: "docs/api.md", section: nil)
+        let curled = commands.filter { $0.firstWord == "curl" }.compactMap { c -> String? in
+            guard let r = c.command.range(of: #"http://[^/ ]+(/[^ ?'"\\]*)"#, options: .regularExpression) else { return nil }
+            let url = String(c.command[r])
+            return String(url[url.index(url.startIndex, offsetBy: 7)...].drop { $0 != "/" })
+        }
+        for path in paths {
+            let pattern = "^" + path.replacingOccurrences(of: #"\{[a-z]+\}"#, with: "[^/]+", options: .regularExpression) + "$"
+            #expect(curled.contains { $0.range(of: pattern, options: .regularExpression) != nil },
+                    "docs/api.md has no curl example for \(path)")
+        }
+    }
+
+    /// The parser itself, on a small document.
+    @Test func examplesAreReadFromConsoleBlocks() {
+        let doc = """
+            ## Other
+            ```console
+            $ loractl status
+            hidden
+            ```
+            ## Tour
+            ```console
+            output of another terminal
+            $ curl -s http://localhost/x \\
+                -d '{}'
+            {"a": 1}
+            $ loractl adapters list
+            NAME  RANK
+
+            ```
+            ```python
+            # t.py: a script
+            print(1)
+            ```
+            """
+        let commands = DocExamples.commands(doc, file: "d.md", section: "Tour")
+        #expect(commands.map(\.command) == ["curl -s http://localhost/x \\\n    -d '{}'", "loractl adapters list"])
+        #expect(commands.map(\.expected) == [["{\"a\": 1}"], ["NAME  RANK", ""]])
+        #expect(commands.first?.location == "d.md:9")
+        #expect(DocExamples.scripts(doc, language: "python", section: "Tour")["t.py"] == "# t.py: a script\nprint(1)\n")
+        #expect(OutputMatch.problem(expected: ["{\"a\": 1, \"b\": [{\"c\": 2}]}"], actual: "{\"a\": 7, \"b\": [{\"c\": null}]}",
+                                    command: "curl") == nil)
+        #expect(OutputMatch.problem(expected: ["{\"a\": 1}"], actual: "{\"b\": 1}", command: "curl") != nil)
+        #expect(OutputMatch.problem(expected: ["NAME  RANK", "sql   8"], actual: "NAME RANK\nsql 16\n", command: "loractl") == nil)
+        #expect(OutputMatch.problem(expected: ["NAME  RANK", "sql   8"], actual: "NAME RANK\n", command: "loractl") != nil)
+    }
+}
