@@ -60,10 +60,16 @@ struct PathPolicy: Sendable {
         guard !path.utf8.contains(0) else {
             throw RegistryError(.invalid, "adapter \"\(adapter)\": path contains a NUL byte")
         }
+        let roots = try resolvedRoots()
+        // Outside every root: the same answer whether or not the path exists, so callers cannot probe the host.
+        let lexicalRoots = roots + self.roots.map { $0.standardizedFileURL.path }
+        guard inside(URL(fileURLWithPath: path).standardizedFileURL.path, roots: lexicalRoots) else {
+            let list = roots.isEmpty ? "none configured" : roots.joined(separator: ", ")
+            throw RegistryError(.forbidden, "adapter \"\(adapter)\": \(path) is outside every adapter root; roots: \(list); add one with --adapter-root")
+        }
         guard let real = try FileOps.realPath(path) else {
             throw RegistryError(.invalid, "adapter \"\(adapter)\": \(path) does not exist")
         }
-        let roots = try resolvedRoots()
         guard inside(real, roots: roots) else {
             let list = roots.isEmpty ? "none configured" : roots.joined(separator: ", ")
             let via = real == path ? "" : " (it resolves to \(real))"

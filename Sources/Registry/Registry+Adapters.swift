@@ -135,9 +135,9 @@ extension Registry {
         guard let row = try db.query("SELECT id, max_adapters FROM tenants WHERE name = ?", tenant).first else {
             throw RegistryError(.notFound, "tenant \"\(tenant)\" does not exist")
         }
-        if let owner = try db.query(Self.adapterSelect + " WHERE a.name = ?", name).first {
-            let who = try owner.string("tenant_name")
-            throw RegistryError(.conflict, "adapter \"\(name)\" already exists" + (who == tenant ? "" : " (owned by another tenant)"))
+        if try db.query("SELECT id FROM adapters WHERE name = ?", name).first != nil {
+            // The same answer whoever owns it: another tenant's private adapter is never revealed.
+            throw RegistryError(.conflict, "the adapter name \"\(name)\" is taken; choose another")
         }
         let tenantID = try row.int("id")
         if let limit = try row.optionalInt("max_adapters") {

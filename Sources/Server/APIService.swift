@@ -47,6 +47,11 @@ public final class APIService: Sendable {
         let counted = CountingReply(reply, service: self, path: call.path)
         work.async { [self] in
             do {
+                // Liveness needs no identity (so probes work on the TCP listener without a token).
+                if call.method == "GET" && call.path == "/health" {
+                    counted.json(200, ["status": "ok"])
+                    return
+                }
                 let identity = try identify(call)
                 try route(call, identity: identity, reply: counted)
             } catch let e as APIError {

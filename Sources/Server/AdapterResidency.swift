@@ -13,7 +13,8 @@ public final class AdapterResidency: Sendable {
 
     private struct Entry {
         var adapter: PooledAdapter?
-        var pinned = false
+        /// The registered names (sharing these files) that pinned it; pinned while any does.
+        var pinnedBy: Set<String> = []
         var loading = false
         var users = 0
         var lastUsed: UInt64 = 0
@@ -58,7 +59,9 @@ public final class AdapterResidency: Sendable {
         }
     }
 
-    public func isPinned(_ record: AdapterRecord) -> Bool { entries.withLock { $0[record.sha256]?.pinned ?? false } }
+    public func isPinned(_ record: AdapterRecord) -> Bool {
+        entries.withLock { $0[record.sha256]?.pinnedBy.contains(record.name) ?? false }
+    }
 
     public var counts: (resident: Int, loads: Int, evictions: Int, loadSeconds: Double) {
         let resident = entries.withLock { $0.values.filter { $0.adapter != nil }.count }
@@ -135,7 +138,7 @@ public final class AdapterResidency: Sendable {
         } catch {
             entries.withLock { e in
                 e[key]?.loading = false
-                if e[key]?.adapter == nil && e[key]?.pinned == false { e[key] = nil }
+                if e[key]?.adapter == nil && e[key]?.pinnedBy.isEmpty == true { e[key] = nil }
             }
             throw error
         }
@@ -174,7 +177,7 @@ public final class AdapterResidency: Sendable {
         var freed = 0, evicted = 0
         while freed < wanted {
             let victim = entries.withLock { e -> PooledAdapter? in
-                guard let (key, entry) = e.filter({ $0.value.adapter != nil && $0.value.users == 0 && !$0.value.pinned })
+                guard let (key, entry) = e.filter({ $0.value.adapter != nil && $0.value.users == 0 && $0.value.pinnedBy.isEmpty })
                     .min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return nil }
                 e[key] = nil
                 return entry.adapter
@@ -189,20 +192,31 @@ public final class AdapterResidency: Sendable {
 
     public func pin(_ record: AdapterRecord) throws {
         try load(record)
-        entries.withLock { $0[record.sha256]?.pinned = true }
+        entries.withLock { _ = $0[record.sha256]?.pinnedBy.insert(record.name) }
     }
 
     public func unpin(_ record: AdapterRecord) {
-        entries.withLock { $0[record.sha256]?.pinned = false }
+        entries.withLock { _ = $0[record.sha256]?.pinnedBy.remove(record.name) }
     }
 
-    /// Drops the pool copy (requests already running keep their reference; the pages return when they end).
+    /// Drops the pool copy (requests already running keep their reference; the pages return when they end),
+    /// unless another registered name with the same files has it pinned: one name never unloads another's.
     public func unload(_ record: AdapterRecord) {
         let removed = entries.withLock { e -> Bool in
-            guard e[record.sha256]?.adapter != nil else { return false }
+            guard var entry = e[record.sha256], entry.adapter != nil else { return false }
+            entry.pinnedBy.remove(record.name)
+            guard entry.pinnedBy.isEmpty else {
+                e[record.sha256] = entry
+                return false
+            }
             e[record.sha256] = nil
             return true
         }
         if removed { counters.withLock { $0.evictions += 1 } }
+    }
+
+    /// `record` was deleted: its pin goes; the copy goes too unless `sharedWithOthers` (another name has the files).
+    public func forget(_ record: AdapterRecord, sharedWithOthers: Bool) {
+        if sharedWithOthers { unpin(record) } else { unload(record) }
     }
 }

@@ -83,14 +83,18 @@ extension APIService {
         let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
                                  adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply,
                                  onEnd: release)
-        if o.stream { reply.startEventStream() }
         if o.maxTokens == 0 {
+            if o.stream { reply.startEventStream() }
             stream.finish(Completion(reason: .length, promptTokens: prompt.count, generatedTokens: [], text: "", steps: 0,
                                      adapter: resolved.name, submittedAtStep: 0, firstTokenAtStep: 0))
             return
         }
+        // Submit first, so a refusal (429, 503, 400) is an HTTP error, not a broken stream; events that arrive
+        // before the stream has started are held and replayed in order.
         let handle = try engine.submit(request) { event in stream.receive(event) }
         submitted = true
+        if o.stream { reply.startEventStream() }
+        stream.goLive()
         reply.onClose { handle.cancel() }
         counters.withLock { $0.byTenant[identity.tenant, default: 0] += 1 }
     }
@@ -131,7 +135,32 @@ final class StreamState: Sendable {
         self.reply = reply
     }
 
+    /// Orders event handling: until `goLive`, events are held (the response has not started yet).
+    private let gate = NSLock()
+    // `live` and `held` are only touched under `gate`.
+    private nonisolated(unsafe) var live = false
+    private nonisolated(unsafe) var held: [EngineEvent] = []
+
     func receive(_ event: EngineEvent) {
+        gate.lock()
+        defer { gate.unlock() }
+        guard live else {
+            held.append(event)
+            return
+        }
+        handle(event)
+    }
+
+    /// The response has started: replays held events, then handles the rest as they come.
+    func goLive() {
+        gate.lock()
+        defer { gate.unlock() }
+        live = true
+        for e in held { handle(e) }
+        held = []
+    }
+
+    private func handle(_ event: EngineEvent) {
         switch event {
         case .token(let token, let text, let lp):
             let entry = lp.map { lp in

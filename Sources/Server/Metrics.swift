@@ -26,6 +26,8 @@ extension APIService {
         metric("lorad_tokens_generated_total", "counter", "Tokens generated.", [("", String(s.tokensGenerated))])
         metric("lorad_prompt_tokens_total", "counter", "Prompt tokens prefilled.", [("", String(s.promptTokens))])
         metric("lorad_steps_total", "counter", "Forward passes run.", [("", String(s.steps))])
+        metric("lorad_preemptions_total", "counter", "Sequences whose KV cache was freed for others and recomputed.",
+               [("", String(s.preemptions))])
         var buckets: [(String, String)] = []
         for (i, bound) in EngineStats.stepBuckets.enumerated() { buckets.append(("le=\"\(bound)\"", String(s.stepBucketCounts[i]))) }
         buckets.append(("le=\"+Inf\"", String(s.steps)))

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Human output: aligned tables, byte sizes, relative times.
 enum Output {
@@ -53,7 +54,8 @@ enum Output {
         switch v {
         case nil, is NSNull: return "-"
         case let s as String: return s
-        case let b as Bool: return b ? "yes" : "no"
+        // JSON booleans arrive as NSNumber too: tell them apart from 0 and 1.
+        case let n as NSNumber where Fields.isBool(n): return n.boolValue ? "yes" : "no"
         case let n as NSNumber: return n.stringValue
         case let list as [Any]: return list.map { string($0) }.joined(separator: ",")
         default: return "\(v!)"

@@ -14,6 +14,8 @@ let benchUsage = """
       pool       --model DIR [--registered 1000] [--resident-budget 32] [--zipf 1.0] [--requests 256]
                  [--concurrency 16] [--ranks 8,16,32,64] [--targets q_proj,v_proj] [--adapter-dir DIR]
                  paged adapters against all resident, and cold-load time against a raw read of the same bytes
+      load       --models a,b,... [--socket PATH] [--clients 256] [--requests N | --duration S] [--tokens t1,t2]
+                 [--max-tokens 16]   streaming clients against a running daemon; every response checked; RSS trend
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
@@ -27,6 +29,7 @@ func benchCommand(_ args: [String]) throws {
     case "mixed": try benchMixed(rest)
     case "serve": try benchServe(rest)
     case "pool": try benchPool(rest)
+    case "load": try benchLoad(rest)
     case "matmul": try benchMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)

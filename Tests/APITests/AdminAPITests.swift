@@ -41,6 +41,33 @@ import TestSupport
         #expect(gone.errorType == "not_found_error")
     }
 
+    /// Two names with the same files share one pool copy; one name never unpins or unloads the other.
+    @Test func copiesDoNotTouchEachOthersPins() throws {
+        let daemon = try APIFixture.makeDaemon()
+        defer { daemon.stop() }
+        let c = daemon.client
+        let bob = try #require(try c.request("POST", "/v1/tenants", json: ["name": "bob", "token": true]).json?["token"] as? String)
+        #expect(try c.request("POST", "/v1/adapters", json: ["name": "orig", "path": Self.adapterPath, "public": true]).status == 201)
+        #expect(try c.request("POST", "/v1/adapters/orig/pin", json: [:]).json?["pinned"] as? Bool == true)
+        let asBob = ["Authorization": "Bearer \(bob)"]
+        #expect(try c.request("POST", "/v1/adapters", json: ["name": "copy", "path": Self.adapterPath], headers: asBob).status == 201)
+        _ = try c.request("POST", "/v1/adapters/copy/unpin", json: [:], headers: asBob)
+        _ = try c.request("POST", "/v1/adapters/copy/unload", json: [:], headers: asBob)
+        #expect(try c.request("DELETE", "/v1/adapters/copy", headers: asBob).status == 200)
+        let orig = try c.request("GET", "/v1/adapters/orig")
+        #expect(orig.json?["pinned"] as? Bool == true)
+        #expect(orig.json?["state"] as? String == "resident")
+        // A taken name says so without saying whose it is.
+        let taken = try c.request("POST", "/v1/adapters", json: ["name": "orig", "path": Self.adapterPath], headers: asBob)
+        #expect(taken.status == 409)
+        #expect(!taken.errorMessage.contains("tenant"))
+        // A path outside the roots gets the same answer whether it exists or not.
+        let a = try c.request("POST", "/v1/adapters", json: ["name": "x1", "path": "/etc"], headers: asBob)
+        let b = try c.request("POST", "/v1/adapters", json: ["name": "x1", "path": "/no/such/dir"], headers: asBob)
+        #expect(a.status == b.status)
+        #expect(a.errorMessage.replacingOccurrences(of: "/etc", with: "P") == b.errorMessage.replacingOccurrences(of: "/no/such/dir", with: "P"))
+    }
+
     @Test func registrationErrorsAreClear() throws {
         let daemon = try APIFixture.makeDaemon()
         defer { daemon.stop() }

@@ -98,6 +98,9 @@ import TestSupport
         let anonymous = try tcpRequest(port: port, "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(anonymous.status == 401)
         #expect(anonymous.errorMessage.contains("token"))
+        // Liveness needs no token (for probes).
+        let health = try tcpRequest(port: port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(health.status == 200)
         let t = try daemon.client.request("POST", "/v1/tenants", json: ["name": "remote", "token": true])
         let token = try #require(t.json?["token"] as? String)
         let ok = try tcpRequest(port: port, "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")

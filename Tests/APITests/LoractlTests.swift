@@ -137,8 +137,13 @@ import TestSupport
             usleep(10_000)
         }
         #expect(running == 0)
-        let kv = try c.request("GET", "/metrics").text.split(separator: "\n")
-            .first { $0.hasPrefix("lorad_pool_pages{kind=\"kv\"}") }
+        var kv: Substring?
+        for _ in 0..<300 {
+            kv = try c.request("GET", "/metrics").text.split(separator: "\n")
+                .first { $0.hasPrefix("lorad_pool_pages{kind=\"kv\"}") }
+            if kv?.hasSuffix(" 0") == true { break }
+            usleep(10_000)
+        }
         #expect(kv?.hasSuffix(" 0") == true, "\(kv ?? "")")
     }
 }

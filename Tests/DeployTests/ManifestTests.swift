@@ -117,8 +117,8 @@ import TestSupport
                         problems.append(f"{name}: {cname} has no {probe}")
                     if spec is None:
                         continue
-                    # The TCP listener wants a bearer token on every path, /health included.
-                    if "httpGet" in spec and not get(spec, "httpGet.httpHeaders"):
+                    # The TCP listener wants a bearer token on every path but /health.
+                    if "httpGet" in spec and get(spec, "httpGet.path") != "/health" and not get(spec, "httpGet.httpHeaders"):
                         problems.append(f"{name}: {probe} uses httpGet without a token; the TCP listener answers 401")
                     command = " ".join(get(spec, "exec.command") or [])
                     if "socket" in conf and command and conf["socket"] not in command:
@@ -178,7 +178,7 @@ import TestSupport
                   containers:
                     - name: x
                       image: x
-                      readinessProbe: { httpGet: { path: /health, port: 8080 } }
+                      readinessProbe: { httpGet: { path: /metrics, port: 8080 } }
             """.write(to: dir.appendingPathComponent("d.yaml"), atomically: true, encoding: .utf8)
         let r = try runProduct("/usr/bin/env", ["python3", "-c", Self.kubernetesChecker, dir.path])
         for expected in ["does not match the pod template", "no livenessProbe", "httpGet without a token", "no Service"] {

@@ -45,6 +45,7 @@ public final class TestDaemon: @unchecked Sendable {
             self.lock.unlock()
         }
         try process.run()
+        LiveDaemons.add(process.processIdentifier)
         let deadline = Date().addingTimeInterval(timeout)
         while !log.contains("ready") {
             guard process.isRunning else {
@@ -76,12 +77,44 @@ public final class TestDaemon: @unchecked Sendable {
             process.waitUntilExit()
         }
         errPipe.fileHandleForReading.readabilityHandler = nil
+        LiveDaemons.remove(process.processIdentifier)
         return process.terminationStatus
     }
 
     deinit { if process.isRunning { stop(signal: SIGKILL) } }
 
     public var client: UnixHTTPClient { UnixHTTPClient(path: socketPath) }
+}
+
+/// Daemons still running when the test process exits (shared fixtures are never stopped) get SIGKILL, so no
+/// `lorad serve` outlives `swift test`.
+enum LiveDaemons {
+    private static let pids = NSLock()
+    nonisolated(unsafe) private static var running: Set<Int32> = []
+    nonisolated(unsafe) private static var installed = false
+
+    static func add(_ pid: Int32) {
+        pids.lock()
+        defer { pids.unlock() }
+        running.insert(pid)
+        if !installed {
+            installed = true
+            atexit { LiveDaemons.killAll() }
+        }
+    }
+
+    static func remove(_ pid: Int32) {
+        pids.lock()
+        running.remove(pid)
+        pids.unlock()
+    }
+
+    static func killAll() {
+        pids.lock()
+        for pid in running { kill(pid, SIGKILL) }
+        running.removeAll()
+        pids.unlock()
+    }
 }
 
 public struct TestDaemonError: Error, CustomStringConvertible {
