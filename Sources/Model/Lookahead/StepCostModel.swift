@@ -1,0 +1,75 @@
+import Foundation
+
+/// Wall time of one forward pass against the rows in it, measured on this machine at start-up. On a CPU extra rows
+/// are not free once the weights stop being the bottleneck; lookahead's budget asks this model what rows cost.
+/// Between measured row counts the cost is interpolated; beyond the largest it grows in proportion to the rows
+/// (the pessimistic, compute-bound guess), so a short calibration never makes rows look cheaper than they are.
+public struct StepCostModel: Sendable {
+    /// Measured (rows, seconds), rows ascending.
+    public let points: [(rows: Int, seconds: Double)]
+
+    public init(points: [(rows: Int, seconds: Double)]) {
+        var sorted = points.filter { $0.rows >= 1 && $0.seconds > 0 }.sorted { $0.rows < $1.rows }
+        if sorted.isEmpty { sorted = [(1, 1)] }
+        // Never cheaper with more rows.
+        for i in 1..<max(1, sorted.count) { sorted[i].seconds = max(sorted[i].seconds, sorted[i - 1].seconds) }
+        self.points = sorted
+    }
+
+    /// Every row count costs the same: spare rows are free (tests; a GPU-like machine).
+    public static let flat = StepCostModel(points: [(1, 1), (1 << 20, 1)])
+
+    /// Each row costs the same: extra rows never pay for themselves unless they gain at least as many tokens.
+    public static let proportional = StepCostModel(points: [(1, 1)])
+
+    public func seconds(rows: Int) -> Double {
+        let r = max(1, rows)
+        guard let first = points.first, let last = points.last else { return Double(r) }
+        if r <= first.rows { return first.seconds }
+        if r >= last.rows { return last.seconds * Double(r) / Double(last.rows) }
+        let i = points.firstIndex { $0.rows >= r }!
+        let a = points[i - 1], b = points[i]
+        return a.seconds + (b.seconds - a.seconds) * Double(r - a.rows) / Double(b.rows - a.rows)
+    }
+
+    /// Times forward passes of 1, 4, 16, ... rows (then the counts in between) up to `maxRows`, over a short
+    /// committed context, within about `timeLimit` seconds. Every row asks for logits, as lookahead rows mostly do.
+    public static func measure(_ transformer: Transformer, maxRows: Int, timeLimit: Double = 1.0,
+                               context: Int = 32) throws -> StepCostModel {
+        let vocab = transformer.config.vocabSize
+        let cache = transformer.makeCache()
+        let contextTokens = (0..<max(1, min(context, transformer.config.maxPositions / 2))).map { ($0 * 7919 + 11) % vocab }
+        var prefill = StepBatch()
+        prefill.append(contextTokens, cache: cache, wantLogits: false)
+        _ = try transformer.forward(prefill)
+        func time(_ rows: Int) throws -> Double {
+            var batch = StepBatch()
+            let tokens = (0..<rows).map { ($0 * 104_729 + 7) % vocab }
+            batch.append(tokens, cache: cache, wantLogits: false)
+            batch.logitRows = Array(0..<rows)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try transformer.forward(batch, commit: false)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        let limit = max(1, min(maxRows, transformer.config.maxPositions - cache.length))
+        var order = [1, 4, 16, 64, 256].filter { $0 <= limit }
+        order += [2, 8, 32, 128].filter { $0 <= limit }
+        let began = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 }
+        _ = try time(1)   // warm-up: scratch, caches, worker threads
+        var points: [(rows: Int, seconds: Double)] = []
+        for rows in order {
+            let guess = points.isEmpty ? 0 : StepCostModel(points: points).seconds(rows: rows)
+            if !points.isEmpty && elapsed() + guess > timeLimit { continue }
+            var best = try time(rows)
+            if best < 0.02 { best = min(best, try time(rows), try time(rows)) }
+            points.append((rows, best))
+        }
+        return StepCostModel(points: points)
+    }
+
+    /// `rows:seconds` pairs, for logs.
+    public var summary: String {
+        points.map { String(format: "%d:%.4f", $0.rows, $0.seconds) }.joined(separator: " ")
+    }
+}
