@@ -15,6 +15,13 @@ public struct EngineConfiguration: Sendable {
     public var defaultTenantConcurrency: Int = 64
     /// Per-tenant concurrent request limit (from the registry); nil: the default.
     public var tenantLimit: @Sendable (String) -> Int? = { _ in nil }
+    /// What requests asking for `auto` lookahead get (`lorad serve --lookahead`): `auto` (budgeted), `off`, or a shape.
+    public var lookahead: LookaheadMode = .auto
+    /// Step time against rows, for `auto` lookahead; nil: measured when the engine starts (about a second).
+    public var stepCost: StepCostModel?
+    public var calibrationSeconds: Double = 1.0
+    /// Called on the engine thread with each step's composition (tests assert on what the engine schedules).
+    public var stepObserver: (@Sendable (StepRecord) -> Void)?
 
     public init() {}
 }
@@ -32,6 +39,24 @@ public struct EngineStats: Sendable {
     public var stepBucketCounts = [Int](repeating: 0, count: EngineStats.stepBuckets.count + 1)
     public var stepSecondsSum = 0.0
     public var activeByTenant: [String: Int] = [:]
+    /// Lookahead: steps of sequences that ran lookahead rows, the rows they added, the tokens beyond one per step
+    /// they gained, and the step cost model in use.
+    public var lookaheadSequenceSteps = 0
+    public var lookaheadRows = 0
+    public var lookaheadExtraTokens = 0
+    public var stepCost: StepCostModel?
+}
+
+/// The rows of one engine step, by kind.
+public struct StepRecord: Sendable {
+    public var rows: Int
+    public var rowLimit: Int
+    /// Decoding sequences (one input row each, lookahead or not).
+    public var decodeSequences: Int
+    public var prefillRows: Int
+    /// Rows beyond the input row of sequences decoding with lookahead, and how many such sequences.
+    public var lookaheadRows: Int
+    public var lookaheadSequences: Int
 }
 
 /// Continuous batching: one thread runs forward passes back to back over every running sequence. A request joins at
