@@ -42,6 +42,12 @@ final class Daemon {
 
         var configuration = EngineConfiguration()
         configuration.maxBatchTokens = settings.maxBatchTokens
+        configuration.lookahead = settings.lookahead
+        if settings.lookahead == .auto {
+            let cost = try StepCostModel.measure(model.transformer, maxRows: settings.maxBatchTokens)
+            log("lorad: lookahead auto; step seconds by rows \(cost.summary)")
+            configuration.stepCost = cost
+        }
         let registry = self.registry
         configuration.tenantLimit = { tenant in (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) }
         engine = Engine(model: model, tokenizer: tokenizer, configuration: configuration)

@@ -5,6 +5,13 @@ import Synchronization
 import Testing
 import TestSupport
 
+/// A model of its own for the lookahead suites, so their KV blocks never show in other suites' block counts.
+enum LookaheadFixture {
+    static let model: LoadedModel = {
+        do { return try LoadedModel(directory: Fixtures.tinyLlama) } catch { fatalError("\(error)") }
+    }()
+}
+
 /// Lookahead decoding inside the engine's mixed batch: the same tokens as plain decoding, alone and next to other
 /// sequences on other adapters, for every shape; sampling unchanged for a seed; the row budget never exceeded.
 @Suite(.serialized) struct LookaheadEngineTests {
@@ -20,7 +27,7 @@ import TestSupport
         c.maxBatchTokens = maxBatchTokens
         c.stepCost = cost
         c.stepObserver = steps?.observer
-        return Engine(model: EngineFixture.model, tokenizer: EngineFixture.tokenizer, configuration: c)
+        return Engine(model: LookaheadFixture.model, tokenizer: EngineFixture.tokenizer, configuration: c)
     }
 
     static let shapes: [LookaheadMode] = [

@@ -17,7 +17,7 @@ import TestSupport
     @Test(arguments: shapes)
     func greedyMatchesReferences(_ mode: LookaheadMode) throws {
         let refs = EngineFixture.refs
-        let generator = Generator(model: EngineFixture.model)
+        let generator = Generator(model: LookaheadFixture.model)
         for (variant, adapter) in [("__base__", nil), ("a0-r4-all", EngineFixture.adapters["a0-r4-all"]),
                                    ("a2-r16-all-rslora", EngineFixture.adapters["a2-r16-all-rslora"])] {
             for i in [0, 3, 6, 11] {
