@@ -17,9 +17,11 @@ public struct EngineConfiguration: Sendable {
     public var tenantLimit: @Sendable (String) -> Int? = { _ in nil }
     /// What requests asking for `auto` lookahead get (`lorad serve --lookahead`): `auto` (budgeted), `off`, or a shape.
     public var lookahead: LookaheadMode = .auto
+    /// The shape `auto` runs when the budget allows.
+    public var autoShape: LookaheadShape = .automatic
     /// Step time against rows, for `auto` lookahead; nil: measured when the engine starts (about a second).
     public var stepCost: StepCostModel?
-    public var calibrationSeconds: Double = 1.0
+    public var calibrationSeconds: Double = 1.5
     /// Called on the engine thread with each step's composition (tests assert on what the engine schedules).
     public var stepObserver: (@Sendable (StepRecord) -> Void)?
 

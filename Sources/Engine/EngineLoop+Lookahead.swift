@@ -36,7 +36,7 @@ extension EngineLoop {
         for item in plan where item.producesToken && !item.seq.isPrefilling {
             let seq = item.seq
             let mode = lookaheadMode(seq)
-            guard let shape = mode.shape, let cache = seq.cache, let input = seq.pendingToken else { continue }
+            guard let shape = mode.isAuto ? engine.configuration.autoShape : mode.shape, let cache = seq.cache, let input = seq.pendingToken else { continue }
             if seq.lookahead?.shape != shape {
                 seq.lookahead = LookaheadState(shape: shape, context: seq.request.promptTokens + seq.generated)
             }

@@ -26,6 +26,10 @@ extension APIService {
         metric("lorad_tokens_generated_total", "counter", "Tokens generated.", [("", String(s.tokensGenerated))])
         metric("lorad_prompt_tokens_total", "counter", "Prompt tokens prefilled.", [("", String(s.promptTokens))])
         metric("lorad_steps_total", "counter", "Forward passes run.", [("", String(s.steps))])
+        metric("lorad_lookahead_rows_total", "counter", "Lookahead rows (window and candidates) run next to input rows.",
+               [("", String(s.lookaheadRows))])
+        metric("lorad_lookahead_extra_tokens_total", "counter", "Tokens accepted beyond one per sequence and step.",
+               [("", String(s.lookaheadExtraTokens))])
         var buckets: [(String, String)] = []
         for (i, bound) in EngineStats.stepBuckets.enumerated() { buckets.append(("le=\"\(bound)\"", String(s.stepBucketCounts[i]))) }
         buckets.append(("le=\"+Inf\"", String(s.steps)))

@@ -11,6 +11,10 @@ let benchUsage = """
       serve      --model DIR [--concurrency 1,4,16,64] [--adapters 4] [--rank 16] [--prompt-tokens 64]
                  [--new-tokens 32] [--requests-per-client 2] [--max-batch-tokens N]
                  continuous batching throughput, TTFT and inter-token latency p50/p99 per concurrency
+      lookahead  --model DIR [--batch 1,16] [--new-tokens 64] [--lookahead auto|W,N,G] [--prompts code,prose]
+                 [--repeat 1] [--max-batch-tokens 256]
+                 tokens per step and decode speedup of lookahead against plain greedy decoding, per batch size
+                 (mixed adapters from DIR/adapters above batch 1) and prompt kind, outputs checked identical
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
@@ -23,6 +27,7 @@ func benchCommand(_ args: [String]) throws {
     case "decode": try benchDecode(rest)
     case "mixed": try benchMixed(rest)
     case "serve": try benchServe(rest)
+    case "lookahead": try benchLookahead(rest)
     case "matmul": try benchMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)

@@ -28,7 +28,7 @@ public struct LookaheadShape: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// How a request uses lookahead decoding.
-public enum LookaheadMode: Sendable, Equatable {
+public enum LookaheadMode: Sendable, Equatable, CustomStringConvertible {
     /// The engine decides per step from its measured step cost and the sequence's recent acceptance.
     case auto
     case off
@@ -45,4 +45,13 @@ public enum LookaheadMode: Sendable, Equatable {
     }
 
     public var isAuto: Bool { self == .auto }
+
+    /// `auto`, `off` or `W,N,G` (the CLI form).
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .off: return "off"
+        case .fixed(let s): return s.description
+        }
+    }
 }

@@ -32,9 +32,9 @@ public struct StepCostModel: Sendable {
         return a.seconds + (b.seconds - a.seconds) * Double(r - a.rows) / Double(b.rows - a.rows)
     }
 
-    /// Times forward passes of 1, 4, 16, ... rows (then the counts in between) up to `maxRows`, over a short
+    /// Times forward passes of 1, 16, 4, 64, ... rows (then the counts in between) up to `maxRows`, over a short
     /// committed context, within about `timeLimit` seconds. Every row asks for logits, as lookahead rows mostly do.
-    public static func measure(_ transformer: Transformer, maxRows: Int, timeLimit: Double = 1.0,
+    public static func measure(_ transformer: Transformer, maxRows: Int, timeLimit: Double = 1.5,
                                context: Int = 32) throws -> StepCostModel {
         let vocab = transformer.config.vocabSize
         let cache = transformer.makeCache()
@@ -52,15 +52,18 @@ public struct StepCostModel: Sendable {
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         let limit = max(1, min(maxRows, transformer.config.maxPositions - cache.length))
-        var order = [1, 4, 16, 64, 256].filter { $0 <= limit }
-        order += [2, 8, 32, 128].filter { $0 <= limit }
+        // Wide coverage first (the knee of the curve matters most), then the counts in between.
+        let order = [16, 4, 64, 256, 2, 8, 32, 128].filter { $0 <= limit }
         let began = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 }
-        _ = try time(1)   // warm-up: scratch, caches, worker threads
-        var points: [(rows: Int, seconds: Double)] = []
+        // The first pass warms scratch, caches and worker threads; on a large model it is the measurement.
+        var first = try time(1)
+        if first < 0.05 { first = min(try time(1), try time(1)) }
+        var points: [(rows: Int, seconds: Double)] = [(1, first)]
         for rows in order {
-            let guess = points.isEmpty ? 0 : StepCostModel(points: points).seconds(rows: rows)
-            if !points.isEmpty && elapsed() + guess > timeLimit { continue }
+            // Guess from the nearest measured count below (memory-bound: not much dearer), to stay near the limit.
+            let below = points.filter { $0.rows < rows }.max { $0.rows < $1.rows } ?? points[0]
+            if elapsed() + 1.5 * below.seconds > timeLimit { continue }
             var best = try time(rows)
             if best < 0.02 { best = min(best, try time(rows), try time(rows)) }
             points.append((rows, best))
