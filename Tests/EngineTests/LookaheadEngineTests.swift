@@ -1,6 +1,8 @@
+import Adapters
 import Engine
 import Foundation
 import Model
+import ModelFactory
 import Synchronization
 import Testing
 import TestSupport
@@ -75,6 +77,46 @@ enum LookaheadFixture {
         if mode != .fixed(LookaheadShape(w: 1, n: 1, g: 0)) {
             #expect(steps.all.contains { $0.lookaheadSequences > 1 && $0.decodeSequences > $0.lookaheadSequences })
         }
+    }
+
+    /// The demo model and its three adapters: every (prompt, adapter) pair decoded plainly one at a time, then all
+    /// at once with lookahead shapes mixed in one batch; the tokens are the same.
+    @Test func demoModelMixedBatchEqualsPlain() throws {
+        let dir = try DemoModel.cachedDirectory()
+        let model = try LoadedModel(directory: dir)
+        let adapters: [AdapterBinding?] = [nil] + (try DemoModel.adapters.map { spec in
+            let a = try PeftAdapter(directory: dir.appendingPathComponent("adapters").appendingPathComponent(spec.name),
+                                    model: model.config)
+            return AdapterBinding(name: spec.name, weights: a.weights)
+        })
+        var c = EngineConfiguration()
+        c.stepCost = .flat
+        let engine = Engine(model: model, tokenizer: nil, configuration: c)
+        defer { engine.shutdown() }
+        let unit = [510, 84, 104, 101, 32, 113, 117, 105]
+        let prompts = [Array((0..<5).map { _ in unit }.joined()), [510, 72, 101, 108, 108, 111, 44, 32, 119, 111]]
+        let modes: [LookaheadMode] = [.fixed(LookaheadShape(w: 15, n: 5, g: 15)), .fixed(LookaheadShape(w: 5, n: 4, g: 5)),
+                                      .auto, .fixed(LookaheadShape(w: 1, n: 1, g: 0))]
+        var jobs: [(GenerationRequest, [Int])] = []
+        for (p, prompt) in prompts.enumerated() {
+            for (k, adapter) in adapters.enumerated() {
+                var r = GenerationRequest(promptTokens: prompt, adapter: adapter, maxTokens: 32, lookahead: .off)
+                let plain = try engine.run(r).tokens
+                #expect(plain.count == 32)
+                r.lookahead = modes[(p + k) % modes.count]
+                jobs.append((r, plain))
+            }
+        }
+        let collectors = try jobs.map { job in
+            let c = Collector()
+            try engine.submit(job.0, sink: c.sink)
+            return c
+        }
+        for (c, job) in zip(collectors, jobs) {
+            #expect(c.wait() != nil)
+            #expect(c.tokens == job.1, "\(job.0.adapter?.name ?? "base") \(job.0.lookahead)")
+        }
+        #expect(engine.statistics.lookaheadExtraTokens > 0)
     }
 
     /// Sampling verifies by sample-and-match with the request's own generator: for a seed, the tokens are those of

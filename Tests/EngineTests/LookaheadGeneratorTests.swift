@@ -18,9 +18,8 @@ import TestSupport
     func greedyMatchesReferences(_ mode: LookaheadMode) throws {
         let refs = EngineFixture.refs
         let generator = Generator(model: LookaheadFixture.model)
-        for (variant, adapter) in [("__base__", nil), ("a0-r4-all", EngineFixture.adapters["a0-r4-all"]),
-                                   ("a2-r16-all-rslora", EngineFixture.adapters["a2-r16-all-rslora"])] {
-            for i in [0, 3, 6, 11] {
+        for (variant, adapter) in [("__base__", nil), ("a2-r16-all-rslora", EngineFixture.adapters["a2-r16-all-rslora"])] {
+            for i in [0, 6, 11] {
                 let g = try generator.generate(prompt: refs.prompts[i].ids, maxTokens: 48, stopAtEOS: false,
                                                adapter: adapter?.weights, lookahead: mode, stepCost: .flat)
                 #expect(g.tokenIds == refs.variants[variant]![i].greedyIds, "\(variant) prompt \(i) \(mode)")
