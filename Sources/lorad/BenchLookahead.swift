@@ -61,6 +61,7 @@ func benchLookahead(_ args: [String]) throws {
             }
             var plain: BatchRun?, looked: BatchRun?
             var extraRows = 0.0
+            var ratios: [Double] = [], cpuRatios: [Double] = []
             for r in 0..<repeats {
                 log("batch \(batch), \(kind) prompts, run \(r + 1)/\(repeats): plain, then lookahead \(mode)")
                 let p = try runBatches(engine, prompts, bindings, .off, newTokens, batch: batch)
@@ -68,19 +69,25 @@ func benchLookahead(_ args: [String]) throws {
                 let l = try runBatches(engine, prompts, bindings, mode, newTokens, batch: batch)
                 let after = engine.statistics
                 extraRows = Double(after.lookaheadRows - before.lookaheadRows) / Double(max(1, l.steps.reduce(0, +)))
+                // Adjacent runs see about the same load from whatever else shares the machine.
+                ratios.append(l.rate / p.rate)
+                cpuRatios.append(l.cpuRate / p.cpuRate)
                 if plain == nil || p.rate > plain!.rate { plain = p }
                 if looked == nil || l.rate > looked!.rate { looked = l }
             }
             let p = plain!, l = looked!
+            let speedup = median(ratios), cpuSpeedup = median(cpuRatios)
             let result: [String: Any] = [
                 "tokens_per_step": l.tokensPerStep, "plain_tokens_per_step": p.tokensPerStep,
-                "speedup": l.rate / p.rate, "tokens_per_s": l.rate, "plain_tokens_per_s": p.rate,
+                "speedup": speedup, "cpu_speedup": cpuSpeedup, "best_speedup": l.rate / p.rate,
+                "tokens_per_s": l.rate, "plain_tokens_per_s": p.rate,
+                "tokens_per_cpu_s": l.cpuRate, "plain_tokens_per_cpu_s": p.cpuRate,
                 "identical": l.tokens == p.tokens, "tokens": l.tokens.reduce(0) { $0 + $1.count },
                 "lookahead_rows_per_step": extraRows,
             ]
             entry[kind] = result
-            lines.append(String(format: "  batch %3d  %-5@  %5.2f tokens/step  %8.2f tokens/s (plain %8.2f)  speedup %.3f%@",
-                                batch, kind, l.tokensPerStep, l.rate, p.rate, l.rate / p.rate,
+            lines.append(String(format: "  batch %3d  %-5@  %5.2f tokens/step  %8.2f tokens/s (plain %8.2f)  speedup %.3f (CPU time %.3f)%@",
+                                batch, kind, l.tokensPerStep, l.rate, p.rate, speedup, cpuSpeedup,
                                 l.tokens == p.tokens ? "" : "  OUTPUT DIFFERS"))
         }
         byBatch[String(batch)] = entry
@@ -91,7 +98,7 @@ func benchLookahead(_ args: [String]) throws {
                        "max_batch_tokens": maxBatchTokens, "step_cost": cost.points.map { [$0.rows, $0.seconds] },
                        "batches": byBatch])
     } else {
-        print("lookahead  \(dir.lastPathComponent)  \(Parallel.threads) threads, \(newTokens) new tokens, best of \(repeats)")
+        print("lookahead  \(dir.lastPathComponent)  \(Parallel.threads) threads, \(newTokens) new tokens, median of \(repeats) paired runs (best rates shown)")
         lines.forEach { print($0) }
     }
 }
@@ -114,14 +121,17 @@ private struct BatchRun {
     var steps: [Int]
     var decodeTokens: Int
     var decodeSeconds: Double
+    /// Process CPU time over the decode phase (less disturbed than wall time by other work on the machine).
+    var decodeCPUSeconds: Double
     var rate: Double { Double(decodeTokens) / max(decodeSeconds, 1e-9) }
+    var cpuRate: Double { Double(decodeTokens) / max(decodeCPUSeconds, 1e-9) }
     var tokensPerStep: Double { Double(tokens.reduce(0) { $0 + $1.count }) / Double(max(1, steps.reduce(0, +))) }
 }
 
 /// Runs the prompts `batch` at a time; the decode phases add up.
 private func runBatches(_ engine: Engine, _ prompts: [[Int]], _ adapters: [AdapterBinding?], _ mode: LookaheadMode,
                         _ newTokens: Int, batch: Int) throws -> BatchRun {
-    var total = BatchRun(tokens: [], steps: [], decodeTokens: 0, decodeSeconds: 0)
+    var total = BatchRun(tokens: [], steps: [], decodeTokens: 0, decodeSeconds: 0, decodeCPUSeconds: 0)
     for start in stride(from: 0, to: prompts.count, by: batch) {
         let range = start..<min(prompts.count, start + batch)
         let run = try runBatch(engine, Array(prompts[range]), Array(adapters[range]), mode, newTokens)
@@ -129,6 +139,7 @@ private func runBatches(_ engine: Engine, _ prompts: [[Int]], _ adapters: [Adapt
         total.steps += run.steps
         total.decodeTokens += run.decodeTokens
         total.decodeSeconds += run.decodeSeconds
+        total.decodeCPUSeconds += run.decodeCPUSeconds
     }
     return total
 }
@@ -136,7 +147,7 @@ private func runBatches(_ engine: Engine, _ prompts: [[Int]], _ adapters: [Adapt
 /// Submits one request per prompt at once (greedy, EOS ignored) and waits for all.
 private func runBatch(_ engine: Engine, _ prompts: [[Int]], _ adapters: [AdapterBinding?], _ mode: LookaheadMode,
                       _ newTokens: Int) throws -> BatchRun {
-    struct Seen { var times: [[UInt64]]; var tokens: [[Int]]; var steps: [Int] }
+    struct Seen { var times: [[(wall: UInt64, cpu: Double)]]; var tokens: [[Int]]; var steps: [Int] }
     let seen = Mutex(Seen(times: prompts.map { _ in [] }, tokens: prompts.map { _ in [] }, steps: prompts.map { _ in 0 }))
     let group = DispatchGroup()
     for (i, prompt) in prompts.enumerated() {
@@ -147,7 +158,7 @@ private func runBatch(_ engine: Engine, _ prompts: [[Int]], _ adapters: [Adapter
             switch event {
             case .token(let id, _, _):
                 guard id >= 0 else { return }
-                let now = DispatchTime.now().uptimeNanoseconds
+                let now = (DispatchTime.now().uptimeNanoseconds, processCPUSeconds())
                 seen.withLock { $0.times[i].append(now); $0.tokens[i].append(id) }
             case .finished(let c):
                 seen.withLock { $0.steps[i] = c.steps }
@@ -160,9 +171,25 @@ private func runBatch(_ engine: Engine, _ prompts: [[Int]], _ adapters: [Adapter
     }
     group.wait()
     let s = seen.withLock { $0 }
-    let decodeStart = s.times.compactMap(\.first).max() ?? 0
-    let end = s.times.compactMap(\.last).max() ?? decodeStart
-    let decodeTokens = s.times.reduce(0) { $0 + $1.filter { $0 > decodeStart }.count }
+    // The decode phase starts when the last sequence has its first token.
+    let firsts = s.times.compactMap(\.first), lasts = s.times.compactMap(\.last)
+    let start = firsts.max { $0.wall < $1.wall } ?? (0, 0)
+    let end = lasts.max { $0.wall < $1.wall } ?? start
+    let decodeTokens = s.times.reduce(0) { $0 + $1.filter { $0.wall > start.wall }.count }
     return BatchRun(tokens: s.tokens, steps: s.steps, decodeTokens: decodeTokens,
-                    decodeSeconds: Double(end - decodeStart) / 1e9)
+                    decodeSeconds: Double(end.wall - start.wall) / 1e9, decodeCPUSeconds: end.cpu - start.cpu)
+}
+
+/// User and system CPU time of this process so far.
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+private func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    guard !s.isEmpty else { return 0 }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }

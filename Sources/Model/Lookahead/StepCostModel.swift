@@ -11,8 +11,11 @@ public struct StepCostModel: Sendable {
     public init(points: [(rows: Int, seconds: Double)]) {
         var sorted = points.filter { $0.rows >= 1 && $0.seconds > 0 }.sorted { $0.rows < $1.rows }
         if sorted.isEmpty { sorted = [(1, 1)] }
-        // Never cheaper with more rows.
-        for i in 1..<max(1, sorted.count) { sorted[i].seconds = max(sorted[i].seconds, sorted[i - 1].seconds) }
+        // Never dearer than a larger count (a measurement slowed down by something else on the machine would
+        // otherwise make every count above it look dear too).
+        for i in stride(from: sorted.count - 2, through: 0, by: -1) {
+            sorted[i].seconds = min(sorted[i].seconds, sorted[i + 1].seconds)
+        }
         self.points = sorted
     }
 
@@ -33,7 +36,8 @@ public struct StepCostModel: Sendable {
     }
 
     /// Times forward passes of 1, 16, 4, 64, ... rows (then the counts in between) up to `maxRows`, over a short
-    /// committed context, within about `timeLimit` seconds. Every row asks for logits, as lookahead rows mostly do.
+    /// committed context, within about `timeLimit` seconds, keeping the fastest of up to five passes per count.
+    /// Every row asks for logits, as lookahead rows mostly do.
     public static func measure(_ transformer: Transformer, maxRows: Int, timeLimit: Double = 1.5,
                                context: Int = 32) throws -> StepCostModel {
         let vocab = transformer.config.vocabSize
@@ -52,22 +56,25 @@ public struct StepCostModel: Sendable {
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         let limit = max(1, min(maxRows, transformer.config.maxPositions - cache.length))
-        // Wide coverage first (the knee of the curve matters most), then the counts in between.
-        let order = [16, 4, 64, 256, 2, 8, 32, 128].filter { $0 <= limit }
+        // Wide coverage first (the knee of the curve matters most), then the counts in between; then passes over
+        // them again while time is left, keeping each count's fastest pass.
+        let order = [1, 16, 4, 64, 256, 2, 8, 32, 128].filter { $0 <= limit }
         let began = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 }
-        // The first pass warms scratch, caches and worker threads; on a large model it is the measurement.
-        var first = try time(1)
-        if first < 0.05 { first = min(try time(1), try time(1)) }
-        var points: [(rows: Int, seconds: Double)] = [(1, first)]
-        for rows in order {
-            // Guess from the nearest measured count below (memory-bound: not much dearer), to stay near the limit.
-            let below = points.filter { $0.rows < rows }.max { $0.rows < $1.rows } ?? points[0]
-            if elapsed() + 1.5 * below.seconds > timeLimit { continue }
-            var best = try time(rows)
-            if best < 0.02 { best = min(best, try time(rows), try time(rows)) }
-            points.append((rows, best))
+        // The first pass warms scratch, caches and worker threads; on a large model it is the first measurement.
+        let warm = try time(1)
+        var best: [Int: Double] = warm > 0.05 ? [1: warm] : [:]
+        for pass in 0..<5 {
+            for rows in order where pass > 0 || best[rows] == nil {
+                // Guess from this count, else the nearest measured count below (memory-bound: not much dearer).
+                let below = best.filter { $0.key < rows }.max { $0.key < $1.key }?.value ?? warm
+                if !best.isEmpty && elapsed() + (best[rows] ?? 1.5 * below) > timeLimit { continue }
+                let t = try time(rows)
+                best[rows] = min(best[rows] ?? t, t)
+            }
+            if elapsed() >= timeLimit { break }
         }
+        let points = best.map { (rows: $0.key, seconds: $0.value) }
         return StepCostModel(points: points)
     }
 
