@@ -18,6 +18,15 @@ public struct EngineConfiguration: Sendable {
     /// Called on the engine thread when the KV cache needs `pages` more pool pages than are free: frees what it
     /// can (idle adapters) and returns how many pages it freed.
     public var reclaim: @Sendable (_ pages: Int) -> Int = { _ in 0 }
+    /// What requests asking for `auto` lookahead get (`lorad serve --lookahead`): `auto` (budgeted), `off`, or a shape.
+    public var lookahead: LookaheadMode = .auto
+    /// The shape `auto` runs when the budget allows.
+    public var autoShape: LookaheadShape = .automatic
+    /// Step time against rows, for `auto` lookahead; nil: measured when the engine starts (about a second).
+    public var stepCost: StepCostModel?
+    public var calibrationSeconds: Double = 1.5
+    /// Called on the engine thread with each step's composition (tests assert on what the engine schedules).
+    public var stepObserver: (@Sendable (StepRecord) -> Void)?
 
     public init() {}
 }
@@ -37,6 +46,24 @@ public struct EngineStats: Sendable {
     public var activeByTenant: [String: Int] = [:]
     /// Sequences whose KV cache was freed to make room (and recomputed later).
     public var preemptions = 0
+    /// Lookahead: steps of sequences that ran lookahead rows, the rows they added, the tokens beyond one per step
+    /// they gained, and the step cost model in use.
+    public var lookaheadSequenceSteps = 0
+    public var lookaheadRows = 0
+    public var lookaheadExtraTokens = 0
+    public var stepCost: StepCostModel?
+}
+
+/// The rows of one engine step, by kind.
+public struct StepRecord: Sendable {
+    public var rows: Int
+    public var rowLimit: Int
+    /// Decoding sequences (one input row each, lookahead or not).
+    public var decodeSequences: Int
+    public var prefillRows: Int
+    /// Rows beyond the input row of sequences decoding with lookahead, and how many such sequences.
+    public var lookaheadRows: Int
+    public var lookaheadSequences: Int
 }
 
 /// Continuous batching: one thread runs forward passes back to back over every running sequence. A request joins at

@@ -3,16 +3,19 @@ import Model
 
 /// The engine thread's state and its step: schedule, assemble, forward, finish. Only the engine thread touches it.
 final class EngineLoop {
-    private let engine: Engine
-    private let transformer: Transformer
+    let engine: Engine
+    let transformer: Transformer
     private var waiting: [String: [SequenceState]] = [:]   // tenant -> FIFO
     private var running: [SequenceState] = []
     private var fair = FairShare()
     private var stepCount = 0
+    /// Step time against rows, for `auto` lookahead (measured at start unless configured).
+    var stepCost = StepCostModel.proportional
 
     init(engine: Engine) {
         self.engine = engine
         self.transformer = engine.model.transformer
+        stepCost = measureStepCost()
     }
 
     func run() {
@@ -113,15 +116,41 @@ final class EngineLoop {
             let kb = b.element.seq.adapterKey.map { UInt(bitPattern: $0.hashValue) } ?? 0
             return (ka, a.offset) < (kb, b.offset)
         }.map(\.element)
+        var drafts = planLookahead(byAdapter, spareRows: budget)
+        // A verified draft commits up to `maxCommit` rows: reserve their KV, or decode plainly this step.
+        for item in byAdapter {
+            let id = ObjectIdentifier(item.seq)
+            guard let draft = drafts[id], let cache = item.seq.cache else { continue }
+            if !cache.reserve(positions: cache.length + draft.maxCommit) { drafts[id] = nil }
+        }
         var batch = StepBatch()
+        var firstLogit: [Int] = []   // per item: its first row among the step's logits
         for item in byAdapter {
             let adapter = item.seq.request.adapter
+            firstLogit.append(batch.logitRows.count)
+            if let draft = drafts[ObjectIdentifier(item.seq)] {
+                batch.append(draft, cache: item.seq.cache!, adapter: adapter?.weights, adapterScale: adapter?.scale ?? 1)
+                continue
+            }
             batch.append(item.tokens, cache: item.seq.cache!, wantLogits: item.producesToken,
                          adapter: adapter?.weights, adapterScale: adapter?.scale ?? 1)
         }
-        let logits: [Float]
+        report(batch, plan: byAdapter, drafts: drafts)
+        var logits: [Float] = []
+        var verified: [ObjectIdentifier: (emitted: Int, reason: CompletionReason?)] = [:]
         do {
-            logits = try transformer.forward(batch)
+            try transformer.forward(batch) { out, commit in
+                logits = out
+                for (k, item) in byAdapter.enumerated() {
+                    let span = batch.spans[k]
+                    guard let draft = drafts[ObjectIdentifier(item.seq)] else {
+                        commit(span, Array(span.rows))
+                        continue
+                    }
+                    verified[ObjectIdentifier(item.seq)] = verify(item.seq, draft, logits: out, first: firstLogit[k],
+                                                                  span: span, commit: commit)
+                }
+            }
             // Drop the batch's cache references now, so a sequence that finishes below frees its KV pages before
             // its client hears the end.
             batch = StepBatch()
@@ -135,10 +164,9 @@ final class EngineLoop {
         }
         stepCount += 1
         let vocab = transformer.config.vocabSize
-        var row = 0
         var done: [SequenceState] = []
         var generatedThisStep = 0, prefilledThisStep = 0
-        for item in byAdapter {
+        for (k, item) in byAdapter.enumerated() {
             let seq = item.seq
             if seq.isPrefilling {
                 seq.prefilled += item.tokens.count
@@ -146,12 +174,16 @@ final class EngineLoop {
                 fair.charge(seq.tenant, prefill: item.tokens.count, decode: 0)
             }
             guard item.producesToken else { continue }
-            let reason = logits.withUnsafeBufferPointer { all in
-                accept(seq, logits: UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)]))
+            let emitted: Int, reason: CompletionReason?
+            if let outcome = verified[ObjectIdentifier(seq)] {
+                (emitted, reason) = outcome
+            } else {
+                let row = firstLogit[k]
+                reason = logits.withUnsafeBufferPointer { all in accept(seq, logits: all.row(row, width: vocab)) }
+                emitted = 1
             }
-            row += 1
-            generatedThisStep += 1
-            fair.charge(seq.tenant, prefill: 0, decode: 1)
+            generatedThisStep += emitted
+            fair.charge(seq.tenant, prefill: 0, decode: emitted)
             if let reason {
                 finish(seq, reason)
                 done.append(seq)
@@ -208,12 +240,18 @@ final class EngineLoop {
 
     /// Samples the next token from `logits`, streams it, and says whether the sequence is done.
     private func accept(_ seq: SequenceState, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
-        let r = seq.request
         let token = seq.sampler.sample(logits)
+        seq.steps += 1
+        seq.lookahead?.record(nil, emitted: [token]) { _ in 0 }
+        return emit(seq, token: token, logits: logits)
+    }
+
+    /// Streams one chosen token (`logits`: the row it was chosen from) and says whether the sequence is done.
+    func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
+        let r = seq.request
         let logprob = r.wantLogprobs ? tokenLogprob(logits, chosen: token, top: r.logprobs) : nil
         seq.generated.append(token)
         seq.pendingToken = token
-        seq.steps += 1
         if seq.firstTokenAtStep < 0 { seq.firstTokenAtStep = stepCount }
         let isStopToken = r.stopTokenIds.contains(token)
         var text = ""

@@ -31,10 +31,13 @@ public struct GenerationRequest: Sendable {
     /// reported whenever this is >= 0 and `wantLogprobs`).
     public var logprobs: Int
     public var wantLogprobs: Bool
+    /// Lookahead decoding: `auto` takes the engine's default (`EngineConfiguration.lookahead`).
+    public var lookahead: LookaheadMode
 
     public init(tenant: String = "default", promptTokens: [Int], adapter: AdapterBinding? = nil,
                 sampling: SamplingParameters = .greedy, maxTokens: Int = 16, stop: [String] = [],
-                stopTokenIds: Set<Int> = [], logprobs: Int = 0, wantLogprobs: Bool = false) {
+                stopTokenIds: Set<Int> = [], logprobs: Int = 0, wantLogprobs: Bool = false,
+                lookahead: LookaheadMode = .auto) {
         self.tenant = tenant
         self.promptTokens = promptTokens
         self.adapter = adapter
@@ -44,6 +47,7 @@ public struct GenerationRequest: Sendable {
         self.stopTokenIds = stopTokenIds
         self.logprobs = logprobs
         self.wantLogprobs = wantLogprobs
+        self.lookahead = lookahead
     }
 }
 
@@ -80,7 +84,8 @@ public struct Completion: Sendable {
     public var promptTokens: Int
     public var generatedTokens: [Int]
     public var text: String
-    /// Forward passes this request took part in after its prompt was prefilled (plain decoding: one per token).
+    /// Forward passes that emitted this request's tokens, the prefill's last counting once (plain decoding: one per
+    /// token; lookahead: fewer when candidates are accepted).
     public var steps: Int
     public var adapter: String?
     /// Engine step counts at submission and at the first token (for fairness measurements).

@@ -28,6 +28,8 @@ final class SequenceState {
     /// The token to feed in the next decode step (the last generated one).
     var pendingToken: Int?
     var sampler: Sampler
+    /// Window, n-gram pool and acceptance of lookahead decoding, from the first decode step (nil: plain).
+    var lookahead: LookaheadState?
     var decoder: StreamingDecoder?
     var stopMatcher: StopMatcher
     var steps = 0

@@ -28,8 +28,12 @@ public struct Generator {
 
     /// Generates up to `maxTokens` tokens after `prompt`. Stops at an EOS id of the generation config when
     /// `stopAtEOS` (the EOS token is kept in the output, as HF does). `onToken` sees each token as it is chosen.
+    /// With `lookahead`, steps verify n-gram candidates next to the input token (output unchanged: greedy output is
+    /// plain greedy output, sampled output plain sampled output for the same seed); `stepCost` prices the rows for
+    /// `auto`, and no step exceeds `maxStepRows` rows.
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, stopAtEOS: Bool = true,
-                         adapter: LoRAWeights? = nil, adapterScale: Float = 1,
+                         adapter: LoRAWeights? = nil, adapterScale: Float = 1, lookahead: LookaheadMode = .off,
+                         stepCost: StepCostModel = .proportional, maxStepRows: Int = 256,
                          onToken: (Int) -> Void = { _ in }) throws -> Generation {
         let config = model.config
         guard !prompt.isEmpty else { throw ModelError("the prompt is empty") }
@@ -44,6 +48,7 @@ public struct Generator {
         let cache = transformer.makeCache()
         var sampler = Sampler(sampling)
         let eos = Set(model.generation.eosTokenIds)
+        let vocab = config.vocabSize
 
         var output: [Int] = []
         var steps = 0
@@ -60,19 +65,65 @@ public struct Generator {
             offset = end
         }
         let prefillEnd = DispatchTime.now().uptimeNanoseconds
-        while output.count < maxTokens {
-            let next = logits.withUnsafeBufferPointer { sampler.sample($0) }
-            steps += 1
-            output.append(next)
-            onToken(next)
-            if stopAtEOS && eos.contains(next) {
+        /// Emits a token; true when generation is over.
+        func emit(_ token: Int) -> Bool {
+            output.append(token)
+            onToken(token)
+            if stopAtEOS && eos.contains(token) {
                 finish = .stop
-                break
+                return true
             }
-            if output.count == maxTokens { break }
+            return output.count == maxTokens
+        }
+        var done = maxTokens == 0
+        if !done {
+            steps = 1
+            done = emit(logits.withUnsafeBufferPointer { sampler.sample($0.row(0, width: vocab)) })
+        }
+        let state = lookahead.shape.map { LookaheadState(shape: $0, context: prompt + output) }
+        while !done {
+            let pending = output[output.count - 1], position = cache.length, maxNew = maxTokens - output.count
+            var draft: LookaheadDraft?
+            if let state {
+                let demand = LookaheadDemand(
+                    fixed: !lookahead.isAuto, candidateRows: state.candidateRowCount(input: pending, maxNew: maxNew),
+                    windowRows: state.windowRowCount(position: position, maxNew: maxNew, maxPositions: config.maxPositions),
+                    verifyGain: state.verifyGain, fullGain: state.fullGain)
+                let grant = LookaheadBudget.allocate([demand], baseRows: 1, rowLimit: maxStepRows, cost: stepCost)[0]
+                if grant.isEmpty {
+                    state.shadow(input: pending, maxNew: maxNew)
+                } else {
+                    draft = state.draft(input: pending, position: position, maxNew: maxNew,
+                                        candidateRows: grant.candidateRows, withWindow: grant.window)
+                }
+            }
             var batch = StepBatch()
-            batch.append([next], cache: cache, adapter: adapter, adapterScale: adapterScale)
-            logits = try transformer.forward(batch)
+            if let draft {
+                batch.append(draft, cache: cache, adapter: adapter, adapterScale: adapterScale)
+            } else {
+                batch.append([pending], cache: cache, adapter: adapter, adapterScale: adapterScale)
+            }
+            steps += 1
+            guard let draft else {
+                logits = try transformer.forward(batch)
+                let token = logits.withUnsafeBufferPointer { sampler.sample($0.row(0, width: vocab)) }
+                done = emit(token)
+                state?.record(nil, emitted: [token]) { _ in 0 }
+                continue
+            }
+            try transformer.forward(batch) { logits, commit in
+                logits.withUnsafeBufferPointer { all in
+                    let walk = draft.verify { r in
+                        let token = sampler.sample(all.row(draft.logitIndex(of: r), width: vocab))
+                        done = emit(token)
+                        return (token, done)
+                    }
+                    commit(batch.spans[0], walk.rows)
+                    state?.record(draft, emitted: walk.tokens) { r in
+                        Sampler.argmax(all.row(draft.logitIndex(of: r), width: vocab))
+                    }
+                }
+            }
         }
         let end = DispatchTime.now().uptimeNanoseconds
         return Generation(promptTokenIds: prompt, tokenIds: output, finishReason: finish, steps: steps,

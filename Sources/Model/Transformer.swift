@@ -30,6 +30,16 @@ public final class Transformer: @unchecked Sendable {
         try busy.withLock { _ in try forwardLocked(batch, commit: commit, hiddenOnly: false) }
     }
 
+    /// Runs the step without committing, then `finish(logits, commit)` while no other step can run: `commit(span,
+    /// rows)` appends the K/V of those batch rows (in order) to the span's cache. Lookahead keeps only accepted rows.
+    public func forward(_ batch: StepBatch,
+                        finish: (_ logits: [Float], _ commit: (SequenceSpan, [Int]) -> Void) throws -> Void) throws {
+        try busy.withLock { _ in
+            let logits = try forwardLocked(batch, commit: false, hiddenOnly: false)
+            try finish(logits) { span, rows in commitRows(span, rows: rows, stepRows: batch.rowCount) }
+        }
+    }
+
     /// The mean over `tokens` of the final (normed) hidden states of the base model: [hidden]. Used to compare
     /// prompts with adapter descriptions. Runs on its own temporary cache.
     public func meanHiddenState(tokens: [Int]) throws -> [Float] {

@@ -79,7 +79,7 @@ extension APIService {
             tenant: identity.tenant, promptTokens: prompt, adapter: resolved.binding, sampling: sampling,
             maxTokens: o.maxTokens, stop: o.stop,
             stopTokenIds: o.ignoreEOS ? [] : Set(engine.model.generation.eosTokenIds),
-            logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil)
+            logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil, lookahead: LookaheadMode(o.lookahead))
         let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
                                  adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply,
                                  onEnd: release)
@@ -242,5 +242,16 @@ final class OnceAction: Sendable {
     init(_ action: @escaping @Sendable () -> Void) { self.action = action }
     func run() {
         if !done.exchange(true, ordering: .acquiringAndReleasing) { action() }
+    }
+}
+
+extension LookaheadMode {
+    /// The engine's form of a request's (or `--lookahead`'s) lookahead setting.
+    public init(_ setting: LookaheadSetting) {
+        switch setting {
+        case .auto: self = .auto
+        case .off: self = .off
+        case .explicit(let w, let n, let g): self = .fixed(LookaheadShape(w: w, n: n, g: g))
+        }
     }
 }

@@ -28,6 +28,10 @@ extension APIService {
         metric("lorad_steps_total", "counter", "Forward passes run.", [("", String(s.steps))])
         metric("lorad_preemptions_total", "counter", "Sequences whose KV cache was freed for others and recomputed.",
                [("", String(s.preemptions))])
+        metric("lorad_lookahead_rows_total", "counter", "Lookahead rows (window and candidates) run next to input rows.",
+               [("", String(s.lookaheadRows))])
+        metric("lorad_lookahead_extra_tokens_total", "counter", "Tokens accepted beyond one per sequence and step.",
+               [("", String(s.lookaheadExtraTokens))])
         var buckets: [(String, String)] = []
         for (i, bound) in EngineStats.stepBuckets.enumerated() { buckets.append(("le=\"\(bound)\"", String(s.stepBucketCounts[i]))) }
         buckets.append(("le=\"+Inf\"", String(s.steps)))

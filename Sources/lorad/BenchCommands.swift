@@ -16,6 +16,10 @@ let benchUsage = """
                  paged adapters against all resident, and cold-load time against a raw read of the same bytes
       load       --models a,b,... [--socket PATH] [--clients 256] [--requests N | --duration S] [--tokens t1,t2]
                  [--max-tokens 16]   streaming clients against a running daemon; every response checked; RSS trend
+      lookahead  --model DIR [--batch 1,16] [--new-tokens 64] [--lookahead auto|W,N,G] [--prompts code,prose]
+                 [--repeat 1] [--max-batch-tokens 256]
+                 tokens per step and decode speedup of lookahead against plain greedy decoding, per batch size
+                 (mixed adapters from DIR/adapters above batch 1) and prompt kind, outputs checked identical
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
@@ -30,6 +34,7 @@ func benchCommand(_ args: [String]) throws {
     case "serve": try benchServe(rest)
     case "pool": try benchPool(rest)
     case "load": try benchLoad(rest)
+    case "lookahead": try benchLookahead(rest)
     case "matmul": try benchMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)

@@ -62,6 +62,12 @@ final class Daemon {
         let holder = ServiceHolder()
         var configuration = EngineConfiguration()
         configuration.maxBatchTokens = settings.maxBatchTokens
+        configuration.lookahead = settings.lookahead
+        if settings.lookahead == .auto {
+            let cost = try StepCostModel.measure(model.transformer, maxRows: settings.maxBatchTokens)
+            log("lorad: lookahead auto; step seconds by rows \(cost.summary)")
+            configuration.stepCost = cost
+        }
         configuration.tenantLimit = { tenant in (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) }
         configuration.reclaim = { pages in holder.service?.residency.evictIdle(pages: pages) ?? 0 }
         engine = Engine(model: model, tokenizer: tokenizer, configuration: configuration)

@@ -2,11 +2,15 @@ import Foundation
 import Kernels
 import Model
 import Adapters
+import Server
+import Wire
 
 let runUsage = """
     usage: lorad run --model DIR|demo [--adapter PATH[:SCALE]] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
-                     [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json] [--threads N]
-      one-shot generation without a daemon; greedy when temperature is 0 (the default)
+                     [--temperature T] [--top-p P] [--top-k K] [--seed S] [--lookahead auto|off|W,N,G] [--json]
+                     [--threads N]
+      one-shot generation without a daemon; greedy when temperature is 0 (the default); lookahead decoding
+      (default auto: used when a quick measurement of step time says the extra rows pay) never changes the output
       example: lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
     """
 
@@ -15,9 +19,7 @@ func runCommand(_ args: [String]) throws {
                                           "top-k", "seed", "threads", "adapter", "lookahead"],
                           switches: ["json", "help"])
     if a.has("help") { print(runUsage); return }
-    if let la = a.string("lookahead"), la != "off" {
-        throw CommandError("--lookahead \(la) is not supported yet; use --lookahead off")
-    }
+    let lookahead = try lookaheadOption(a)
     let sampling = try samplingParameters(a)
     let maxTokens = try a.int("max-tokens") ?? 16
     guard maxTokens >= 0 else { throw UsageError("--max-tokens must not be negative") }
@@ -43,11 +45,14 @@ func runCommand(_ args: [String]) throws {
     } else {
         prompt = try text.encode(a.string("prompt") ?? "")
     }
+    let stepCost = lookahead == .auto ? try StepCostModel.measure(model.transformer, maxRows: 64, timeLimit: 0.5)
+                                      : .proportional
     let start = DispatchTime.now().uptimeNanoseconds
     var streamed = text.streaming()
     let json = a.has("json")
     let g = try Generator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling,
-                                                 adapter: adapter?.weights, adapterScale: adapterScale) { id in
+                                                 adapter: adapter?.weights, adapterScale: adapterScale,
+                                                 lookahead: lookahead, stepCost: stepCost) { id in
         guard !json, let piece = streamed?.append(id) else { return }
         FileHandle.standardOutput.write(Data(piece.utf8))
     }
@@ -72,6 +77,14 @@ func parseAdapterSpec(_ spec: String) throws -> (path: String, scale: Float) {
         return (String(spec[..<colon]), scale)
     }
     return (spec, 1)
+}
+
+/// `--lookahead auto|off|W,N,G` (default auto).
+func lookaheadOption(_ a: Arguments) throws -> LookaheadMode {
+    guard let text = a.string("lookahead") else { return .auto }
+    do { return LookaheadMode(try LookaheadSetting(cli: text)) } catch {
+        throw UsageError("--lookahead must be auto, off or W,N,G with 1 <= W <= 64, 1 <= N <= 16, 0 <= G <= 64 (got \"\(text)\")")
+    }
 }
 
 func samplingParameters(_ a: Arguments) throws -> SamplingParameters {

@@ -60,7 +60,7 @@ struct ServeSettings {
     var poolBytes: Int
     var threads: Int
     var maxBatchTokens: Int
-    var lookahead: String
+    var lookahead: LookaheadMode
     var tcp: (host: String, port: Int)?
     var adapterRoots: [URL]
     var registerFrom: [URL]
@@ -79,10 +79,7 @@ struct ServeSettings {
         guard (1...256).contains(threads) else { throw UsageError("--threads must be 1...256") }
         maxBatchTokens = try a.int("max-batch-tokens") ?? 256
         guard (1...65536).contains(maxBatchTokens) else { throw UsageError("--max-batch-tokens must be 1...65536") }
-        lookahead = a.string("lookahead") ?? "auto"
-        guard ["auto", "off"].contains(lookahead) || lookahead.split(separator: ",").count == 3 else {
-            throw UsageError("--lookahead must be auto, off or W,N,G")
-        }
+        lookahead = try lookaheadOption(a)
         if let spec = a.string("listen-tcp") {
             guard let colon = spec.lastIndex(of: ":"), let port = Int(spec[spec.index(after: colon)...]),
                   (0...65535).contains(port) else {

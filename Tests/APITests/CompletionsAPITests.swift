@@ -47,6 +47,24 @@ import TestSupport
         #expect(results.value.isEmpty, "\(results.value)")
     }
 
+    /// `lookahead` off, auto and explicit give the reference tokens; `lorad.steps` counts the forward passes
+    /// (one per token when off, never more with lookahead); a bad shape is a 400 naming the field.
+    @Test func lookaheadOptionKeepsTokensAndReportsSteps() throws {
+        let i = 6, variant = APIFixture.adapterNames[0]
+        let expected = Self.refs.variants[variant]![i].greedyIds
+        for setting in ["off", "auto", ["w": 5, "n": 4, "g": 5], ["w": 15, "n": 5, "g": 15], ["w": 1, "n": 1, "g": 0]] as [Any] {
+            let r = try complete(model: variant, prompt: Self.refs.prompts[i].ids, extra: ["lookahead": setting])
+            #expect(r.status == 200, "\(r.text)")
+            #expect(r.firstChoice["token_ids"] as? [Int] == expected, "lookahead \(setting)")
+            let steps = (r.json?["lorad"] as? [String: Any])?["steps"] as? Int ?? -1
+            if setting as? String == "off" { #expect(steps == expected.count) }
+            #expect(steps >= 1 && steps <= expected.count, "lookahead \(setting): \(steps) steps")
+        }
+        let bad = try complete(model: variant, prompt: [1, 2], extra: ["lookahead": ["w": 0, "n": 4, "g": 5]])
+        #expect(bad.status == 400)
+        #expect(bad.text.contains("must be between 1 and 64, got 0"), "\(bad.text)")
+    }
+
     @Test func textPromptIsTokenizedWithSpecialTokens() throws {
         let prompt = Self.refs.prompts[1]
         let asText = try complete(model: APIFixture.modelId, prompt: prompt.text, maxTokens: 8)

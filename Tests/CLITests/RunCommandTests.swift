@@ -23,8 +23,32 @@ import TestSupport
             }
             #expect(tokens == expected, "prompt \(i)")
             #expect(json["prompt_token_ids"] as? [Int] == refs.prompts[i].ids)
-            #expect(json["steps"] as? Int == tokens.count)
+            // Lookahead (auto by default) never takes more steps than tokens.
+            #expect((json["steps"] as? Int ?? 99) <= tokens.count)
         }
+    }
+
+    /// `--lookahead off` takes one step per token; any shape gives the same tokens in no more steps.
+    @Test func lookaheadKeepsTheTokensAndReportsSteps() throws {
+        let prompt = References.tinyLlama.prompts[6].ids.map(String.init).joined(separator: ",")
+        func run(_ lookahead: String) throws -> (ids: [Int], steps: Int) {
+            let r = try runProduct("lorad", ["run", "--model", Fixtures.tinyLlama.path, "--prompt-ids", prompt,
+                                             "--max-tokens", "40", "--lookahead", lookahead, "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+            return ((json["token_ids"] as? [Int]) ?? [], (json["steps"] as? Int) ?? -1)
+        }
+        let off = try run("off")
+        #expect(off.steps == off.ids.count)
+        for shape in ["auto", "1,1,0", "5,4,5", "15,5,15"] {
+            let la = try run(shape)
+            #expect(la.ids == off.ids, "--lookahead \(shape)")
+            #expect(la.steps >= 1 && la.steps <= off.steps)
+        }
+        let bad = try runProduct("lorad", ["run", "--model", Fixtures.tinyLlama.path, "--prompt-ids", "1,2",
+                                           "--lookahead", "5,4"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--lookahead must be auto, off or W,N,G"))
     }
 
     @Test func seededSamplingIsReproducible() throws {
