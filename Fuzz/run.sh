@@ -12,7 +12,8 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do targets+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 extra=("$@")
 
-# libFuzzer options per target: the dictionary (JSON syntax + the format's words) and the input size.
+# libFuzzer options per target: the dictionary (JSON syntax + the format's words) and the input size. Every target
+# also runs with -use_value_profile=1 (compare operands as features: it found the http-parser split bug).
 options() {
     case $1 in
         http-parser)        echo "http.dict -max_len=20480" ;;
@@ -36,7 +37,7 @@ for t in "${targets[@]}"; do
     dict="$dir/$t.dict"
     (IFS=+; for d in $dicts; do cat "Fuzz/dict/$d"; done) > "$dict"
     log="$dir/logs/$t.log"
-    "$dir/bin/$t" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 -dict="$dict" "$len" \
+    "$dir/bin/$t" -max_total_time="$seconds" -timeout=10 -use_value_profile=1 -print_final_stats=1 -dict="$dict" "$len" \
         -artifact_prefix="$dir/artifacts/$t/" "${extra[@]}" "$dir/corpus/$t" "Fuzz/corpus/$t" >"$log" 2>&1
     status=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
