@@ -29,36 +29,28 @@ import Testing
         return "need more"
     }
 
-    /// The request with one chunk "hello" whose size line is "5;" and `extension` bytes, and where its line ends.
+    /// A request with one chunk, "hello", whose size line is "5;" and `extensionBytes` x's; and where that line ends.
     private func chunked(extensionBytes: Int) -> (bytes: [UInt8], lineEnd: Int) {
         let head = "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;" + String(repeating: "x", count: extensionBytes)
         return (Array((head + "\r\nhello\r\n0\r\n\r\n").utf8), head.utf8.count)
     }
 
-    /// The bytes cut at each offset into two pieces.
-    private func cuts(_ bytes: [UInt8], at offsets: [Int]) -> [[[UInt8]]] {
-        offsets.map { [Array(bytes[..<$0]), Array(bytes[$0...])] }
-    }
-
     /// A chunk-size line of exactly maxChunkLineBytes was refused as too long when its last byte or its CR had
-    /// arrived and its LF had not.
-    @Test func chunkSizeLineAtTheLimitSplitBeforeItsLF() {
+    /// arrived and its LF had not. One byte longer, it is refused wherever the bytes are cut.
+    @Test(arguments: [(0, "body hello"), (1, "400 chunk size line too long")])
+    func chunkSizeLineAtAndOverTheLimitHoweverSplit(_ overLimit: Int, _ expected: String) {
         let limits = Self.serverLimits
-        let (bytes, lineEnd) = chunked(extensionBytes: limits.maxChunkLineBytes - 2)
-        #expect(outcome([bytes], limits: limits) == "body hello")
-        for pieces in cuts(bytes, at: [lineEnd - 1, lineEnd, lineEnd + 1]) {
-            #expect(outcome(pieces, limits: limits) == "body hello", "cut after \(pieces[0].count) bytes")
+        let (bytes, lineEnd) = chunked(extensionBytes: limits.maxChunkLineBytes - 2 + overLimit)
+        #expect(outcome([bytes], limits: limits) == expected)
+        for cut in [lineEnd - 1, lineEnd, lineEnd + 1] {
+            #expect(outcome([Array(bytes[..<cut]), Array(bytes[cut...])], limits: limits) == expected, "cut after \(cut) bytes")
         }
     }
 
-    @Test func chunkSizeLineOverTheLimitIsRefusedHoweverSplit() {
+    /// No LF yet: waiting while a line at the limit and its CR may still end; refused one byte later.
+    @Test func chunkSizeLineWithoutLFIsRefusedPastTheLimitAndItsCR() {
         let limits = Self.serverLimits
         let (bytes, lineEnd) = chunked(extensionBytes: limits.maxChunkLineBytes - 1)
-        #expect(outcome([bytes], limits: limits) == "400 chunk size line too long")
-        for pieces in cuts(bytes, at: [lineEnd - 1, lineEnd, lineEnd + 1]) {
-            #expect(outcome(pieces, limits: limits) == "400 chunk size line too long", "cut after \(pieces[0].count) bytes")
-        }
-        // No LF yet: waiting while a line at the limit and its CR may still end; refused one byte later.
         #expect(outcome([Array(bytes[..<lineEnd])], limits: limits) == "need more")
         #expect(outcome([Array(bytes[...lineEnd])], limits: limits) == "400 chunk size line too long")
     }
