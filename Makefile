@@ -43,5 +43,37 @@ bench: release
 		.build/release/lorad make-bench-model $(BENCH_DIR)/$(BENCH_SHAPE)-$(BENCH_DTYPE) --shape $(BENCH_SHAPE) --dtype $(BENCH_DTYPE)
 	.build/release/lorad bench decode --model $(BENCH_DIR)/$(BENCH_SHAPE)-$(BENCH_DTYPE)
 
+# Fuzzing: libFuzzer + AddressSanitizer harnesses of every parser of outside bytes (Fuzz/, docs/fuzzing.md).
+# Each target is one swiftc call that compiles the module's parser sources and the harness into one executable
+# (same module, so internal types are reachable); nothing here is used by build or test.
+#   make fuzz                  build every target, run each for FUZZ_SECONDS (one after another)
+#   make fuzz FUZZ_TARGETS=tokenizer FUZZ_SECONDS=600 FUZZ_FLAGS=-runs=1000000
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= .build-fuzz
+FUZZ_TARGETS ?= http-parser wire-json safetensors-header tokenizer peft-config chat-template
+FUZZ_FLAGS ?=
+SWIFTC ?= swiftc
+FUZZ_SWIFTFLAGS := -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -use-ld=lld
+
+# name, module, harness, module sources (Safetensors and Adapters: only the Foundation-only parser files).
+define fuzz_target
+$(FUZZ_DIR)/bin/$(1): Fuzz/FuzzSupport.swift Fuzz/$(3) $(4)
+	@mkdir -p $$(@D)
+	$(SWIFTC) $(FUZZ_SWIFTFLAGS) -module-name $(2) $(4) Fuzz/FuzzSupport.swift Fuzz/$(3) -o $$@ 2>&1 \
+		| { grep -v "Cannot export local symbol" || true; }; test -x $$@
+endef
+$(eval $(call fuzz_target,http-parser,HTTPServer,HTTPParserFuzz.swift,$(wildcard Sources/HTTPServer/*.swift)))
+$(eval $(call fuzz_target,wire-json,Wire,WireFuzz.swift,$(wildcard Sources/Wire/*.swift)))
+$(eval $(call fuzz_target,safetensors-header,Safetensors,SafetensorsFuzz.swift,$(addprefix Sources/Safetensors/,SafetensorsFile.swift DType.swift SafetensorsError.swift)))
+$(eval $(call fuzz_target,tokenizer,Tokenization,TokenizerFuzz.swift,$(wildcard Sources/Tokenization/*.swift)))
+$(eval $(call fuzz_target,peft-config,Adapters,PeftConfigFuzz.swift,$(addprefix Sources/Adapters/,PeftConfig.swift AdapterError.swift)))
+$(eval $(call fuzz_target,chat-template,ChatTemplate,ChatTemplateFuzz.swift,$(wildcard Sources/ChatTemplate/*.swift)))
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	Fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS) -- $(FUZZ_FLAGS)
+
 clean:
 	rm -rf .build

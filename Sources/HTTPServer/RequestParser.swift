@@ -142,7 +142,8 @@ struct RequestParser {
 
             case .chunkSize:
                 guard let line = takeLine(&input) else {
-                    if input.count >= limits.maxChunkLineBytes { return fail(.badRequest("chunk size line too long")) }
+                    // A line at the limit may be buffered with its CR and without its LF yet: max + 1 bytes.
+                    if input.count >= limits.maxChunkLineBytes + 2 { return fail(.badRequest("chunk size line too long")) }
                     return .needMore
                 }
                 guard line.count <= limits.maxChunkLineBytes else {

@@ -50,11 +50,12 @@ public struct Fields {
             throw APIError.invalid("\"\(key)\" must be an integer", code: "invalid_type")
         }
         let d = n.doubleValue
-        guard d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+        // Int(exactly:): 2^63 passes `d <= Double(Int.max)` (that Double rounds up to 2^63) but is no Int.
+        guard let i = Int(exactly: d), range.contains(i) else {
             throw APIError.invalid("\"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), got \(Self.format(d))",
                                    code: "invalid_value")
         }
-        return Int(d)
+        return i
     }
 
     public func value(_ key: String) -> Any? { present(key) }
