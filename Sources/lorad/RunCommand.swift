@@ -6,13 +6,15 @@ import Adapters
 let runUsage = """
     usage: lorad run --model DIR|demo [--adapter PATH[:SCALE]] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
                      [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json] [--threads N]
+                     [--dtype stored|f32]
       one-shot generation without a daemon; greedy when temperature is 0 (the default)
+      --dtype f32 widens BF16/F16 weights to F32 (default: keep them as stored)
       example: lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
     """
 
 func runCommand(_ args: [String]) throws {
     let a = try Arguments(args, options: ["model", "prompt", "prompt-ids", "max-tokens", "temperature", "top-p",
-                                          "top-k", "seed", "threads", "adapter", "lookahead"],
+                                          "top-k", "seed", "threads", "adapter", "lookahead", "dtype"],
                           switches: ["json", "help"])
     if a.has("help") { print(runUsage); return }
     if let la = a.string("lookahead"), la != "off" {
@@ -28,7 +30,7 @@ func runCommand(_ args: [String]) throws {
     guard a.has("prompt") != a.has("prompt-ids") else { throw UsageError("give exactly one of --prompt and --prompt-ids") }
 
     let dir = try resolveModelDirectory(a.string("model"))
-    let model = try LoadedModel(directory: dir)
+    let model = try LoadedModel(directory: dir, precision: try weightPrecision(a))
     let text = try TextCodec(directory: dir)
     var adapter: PeftAdapter?
     var adapterScale: Float = 1
@@ -44,7 +46,7 @@ func runCommand(_ args: [String]) throws {
         prompt = try text.encode(a.string("prompt") ?? "")
     }
     let start = DispatchTime.now().uptimeNanoseconds
-    var streamed = text.streaming()
+    let streamed = text.streaming()
     let json = a.has("json")
     let g = try Generator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling,
                                                  adapter: adapter?.weights, adapterScale: adapterScale) { id in
@@ -63,6 +65,13 @@ func runCommand(_ args: [String]) throws {
         let tail = streamed?.finish() ?? g.tokenIds.map(String.init).joined(separator: " ")
         FileHandle.standardOutput.write(Data((tail + "\n").utf8))
     }
+}
+
+/// `--dtype stored|f32`: how the model's projections are held (default: as stored).
+func weightPrecision(_ a: Arguments) throws -> WeightPrecision {
+    guard let s = a.string("dtype") else { return .asStored }
+    guard let p = WeightPrecision(rawValue: s) else { throw UsageError("--dtype must be stored or f32, got \"\(s)\"") }
+    return p
 }
 
 /// `PATH[:SCALE]`: the scale is taken only when what follows the last colon is a number, so paths with colons work.
