@@ -15,6 +15,8 @@
 //   packed bf16 [nkb][Np][klen(b)][16] (uint16)         same blocks; within one k-row of 16 the columns are
 //               stored as pairs (j, j + 8) for j = 0..7, so one 32-bit word holds column j in its low half and
 //               column j + 8 in its high half: f32(col j) = word << 16, f32(col j + 8) = word & 0xffff0000.
+//   packed f16  [nkb][Np][klen(b)][16] (uint16)         same blocks, IEEE half, columns in order (F16C widens
+//               8 at a time, exactly).
 //   with n = 16 p + j, k = KC b + kk. Columns n >= N are zero. Consecutive panels of one K-block are adjacent,
 //   so a thread that owns panels [p0, p1) reads one contiguous run per K-block.
 #include "ckernels.h"
@@ -34,10 +36,18 @@
 #define KC LK_PACK_KC  // K-block (fixed by the packed layout)
 #define MR_MAX 6       // rows per register tile
 #define MC 144         // rows per M-block (the packed x block, MC x KC floats, stays in L2)
+#define SLIVERS_MAX 32 // slivers per M-block (MC / 5 rounded up, with room)
+#define F16_WIDEN_ROWS 5 // f16 weights are widened per group from this many rows in an M-block (the FMA-bound ones)
 
-int lk_tune_prefetch = 4;  // experiment hook: prefetch when a block has at least this many rows (0: never)
-extern int lk_tune_hint;
-enum { W_PACKED_F32 = 0, W_PACKED_BF16 = 1, W_ROWMAJOR_F32 = 2 };
+// Software prefetch of the weights (into L2, `lk_tune_prefetch_distance` bytes ahead in the thread's stream) when an
+// M-block has at least `lk_tune_prefetch_rows` rows. With 1 or 2 rows the FMAs leave the hardware prefetchers enough
+// slack and explicit prefetches only cost bandwidth; from 3 rows on they pay. Globals, read once per call, so a
+// tuning harness can move them.
+int lk_tune_prefetch_rows = 3;
+size_t lk_tune_prefetch_distance = 16384;
+enum { W_PACKED_F32 = 0, W_PACKED_BF16 = 1, W_ROWMAJOR_F32 = 2, W_PACKED_F16 = 3 };
+// Element of the weights the microkernels read (row-major f32 is packed into f32 panels first).
+enum { E_F32 = 0, E_BF16 = 1, E_F16 = 2 };
 
 size_t lk_packed_count(size_t N, size_t K) { return (N + NR - 1) / NR * NR * K; }
 
@@ -50,7 +60,7 @@ static inline size_t block_offset(size_t b, size_t p, size_t klen, size_t Np) {
 typedef struct {
     float *acc; size_t accCap;   // [mlen][ldacc] partial sums between K-blocks
     float *xp; size_t xpCap;     // packed x block [slivers][klen][mr]
-    float *wp; size_t wpCap;     // row-major weights packed per call [np][klen][16]
+    float *wp; size_t wpCap;     // f32 panels of one group [np][klen][16]: row-major or f16 weights, per call
 } Scratch;
 
 static _Thread_local Scratch lk_scratch;
@@ -141,20 +151,29 @@ static inline uint16_t f32_to_bf16_one(float f) {
 // Position of column j (0..15) inside a bf16 k-row.
 static inline size_t bf16_slot(size_t j) { return j < 8 ? 2 * j : 2 * (j - 8) + 1; }
 
-void lk_pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1) {
+// Packs 16-bit elements, placing column j of a k-row at slot(j): bf16_slot for bf16, j for f16.
+static void pack_halves(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1, int interleave) {
     size_t Np = (N + NR - 1) / NR;
     for (size_t b = 0; b * KC < K; b++) {
         size_t k0 = b * KC, klen = K - k0 < KC ? K - k0 : KC;
         for (size_t p = p0; p < p1; p++) {
             uint16_t *d = dst + block_offset(b, p, klen, Np);
             for (size_t j = 0; j < NR; j++) {
-                size_t n = p * NR + j, slot = bf16_slot(j);
+                size_t n = p * NR + j, slot = interleave ? bf16_slot(j) : j;
                 if (n >= N) { for (size_t kk = 0; kk < klen; kk++) d[kk * NR + slot] = 0; continue; }
                 const uint16_t *s = w + n * K + k0;
                 for (size_t kk = 0; kk < klen; kk++) d[kk * NR + slot] = s[kk];
             }
         }
     }
+}
+
+void lk_pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1) {
+    pack_halves(w, N, K, dst, p0, p1, 1);
+}
+
+void lk_pack_f16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1) {
+    pack_halves(w, N, K, dst, p0, p1, 0);
 }
 
 void lk_pack_bf16_from_f32(const float *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1) {
@@ -195,7 +214,7 @@ typedef void (*mk_fn)(size_t klen, const float *xp, const void *w, size_t wps, f
 
 // Scalar microkernel with the exact arithmetic of the vector ones (fmaf, k ascending). Used by the non-AVX2 path,
 // one output at a time.
-static void mk_scalar(int mr, int np, int bf16, size_t klen, const float *xp, const void *w, size_t wps, float *acc,
+static void mk_scalar(int mr, int np, int elem, size_t klen, const float *xp, const void *w, size_t wps, float *acc,
                       size_t ldacc, int flags, float *y, size_t ldy, int ncols, float beta) {
     for (int r = 0; r < mr; r++)
         for (int c = 0; c < np * NR; c++) {
@@ -204,9 +223,11 @@ static void mk_scalar(int mr, int np, int bf16, size_t klen, const float *xp, co
             float a = (flags & MK_FIRST) ? 0.0f : acc[r * ldacc + c];
             for (size_t k = 0; k < klen; k++) {
                 float wv;
-                if (bf16) {
+                if (elem == E_BF16) {
                     uint32_t bits = (uint32_t)((const uint16_t *)w)[p * wps + k * NR + bf16_slot(j)] << 16;
                     memcpy(&wv, &bits, 4);
+                } else if (elem == E_F16) {
+                    wv = lk_f16_to_f32_one_scalar(((const uint16_t *)w)[p * wps + k * NR + j]);
                 } else wv = ((const float *)w)[p * wps + k * NR + j];
                 a = fmaf(xp[k * mr + r], wv, a);
             }
@@ -236,41 +257,85 @@ LK_AVX2 static inline void finish8(float *o, __m256 c, int valid, float beta) {
     }
 }
 
-// MR rows x NP panels (16 columns each). W_KIND selects packed f32 or packed bf16 (row-major weights are packed
-// into f32 panels before they get here). Everything is unrolled so the 2 MR NP accumulators stay in registers.
+// The high-half mask of the bf16 widening, read through a volatile load at each use. Were it a known constant, the
+// optimiser would turn `v & 0xffff0000` into vpblendw with zero, which on Zen 2 competes with the FMAs for their
+// pipes (6 x 16 bf16 tiles drop from ~98% to ~78% of the FMA peak); held in a register it costs the 2-row tiles
+// their last free register, so an accumulator spills. As a load it is one more L1 read per 16 weights.
+static const uint32_t hi_half_mask[8] __attribute__((aligned(32))) = {
+    0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u};
+
+// Columns 8h .. 8h + 7 of panel p at step k, as f32 (for bf16: the low halves of the 32-bit words for h = 0, the
+// high halves for h = 1).
 #define LK_INLINE __attribute__((always_inline)) inline
-LK_AVX2 static LK_INLINE void mk_body(const int MR, const int NP, const int BF16, size_t klen, const float *xp,
+LK_AVX2 static LK_INLINE __m256 weights8(const int ELEM, const void *w, size_t wps, int p, size_t k, int h) {
+    if (ELEM == E_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + p * wps + k * NR + 8 * h)));
+    if (ELEM == E_BF16) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + p * wps + k * NR));
+        return _mm256_castsi256_ps(h == 0 ? _mm256_slli_epi32(v, 16)
+                                          : _mm256_and_si256(v, *(const volatile __m256i *)hi_half_mask));
+    }
+    return _mm256_loadu_ps((const float *)w + p * wps + k * NR + 8 * h);
+}
+
+// One k step of an MR x NP tile into c. Tall tiles (MR >= 3) widen the NP panels' weights first and broadcast one x
+// value at a time; short wide ones (MR <= 2) broadcast their x values first and widen one 8-column half at a time,
+// so 2 x 48 fits its 12 accumulators in the 16 registers.
+LK_AVX2 static LK_INLINE void mk_step(const int MR, const int NP, const int ELEM, size_t k, const float *xp,
+                                      const void *w, size_t wps, __m256 c[MR_MAX][8]) {
+#define LK_UNROLL _Pragma("clang loop unroll(full)")
+    if (MR >= 3) {
+        __m256 wv[8];
+        LK_UNROLL for (int j = 0; j < 2 * NP; j++) wv[j] = weights8(ELEM, w, wps, j / 2, k, j % 2);
+        LK_UNROLL for (int r = 0; r < MR; r++) {
+            __m256 a = _mm256_broadcast_ss(xp + k * MR + r);
+            LK_UNROLL for (int j = 0; j < 2 * NP; j++) c[r][j] = _mm256_fmadd_ps(a, wv[j], c[r][j]);
+        }
+    } else {
+        __m256 a[2];
+        LK_UNROLL for (int r = 0; r < MR; r++) a[r] = _mm256_broadcast_ss(xp + k * MR + r);
+        LK_UNROLL for (int j = 0; j < 2 * NP; j++) {
+            __m256 wv = weights8(ELEM, w, wps, j / 2, k, j % 2);
+            LK_UNROLL for (int r = 0; r < MR; r++) c[r][j] = _mm256_fmadd_ps(a[r], wv, c[r][j]);
+        }
+    }
+#undef LK_UNROLL
+}
+
+// MR rows x NP panels (16 columns each) of ELEM weights (row-major weights are packed into f32 panels before they
+// get here). Everything is unrolled so the 2 MR NP accumulators stay in registers.
+LK_AVX2 static LK_INLINE void mk_body(const int MR, const int NP, const int ELEM, size_t klen, const float *xp,
                                       const void *w, size_t wps, float *acc, size_t ldacc, int flags, float *y,
                                       size_t ldy, int ncols, float beta, const char *pf) {
     __m256 c[MR_MAX][8];
     _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
         _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
             c[r][j] = (flags & MK_FIRST) ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + r * ldacc + 8 * j);
-    const __m256i hiMask = _mm256_set1_epi32((int)0xffff0000u);
-    const size_t rowBytes = (size_t)NP * NR * (BF16 ? 2 : 4);  // weight bytes per k step
-    for (size_t k = 0; k < klen; k++) {
-        if (pf) {
-            _Pragma("clang loop unroll(full)") for (size_t b = 0; b < rowBytes; b += 64)
-                { if (lk_tune_hint == 0) _mm_prefetch(pf + k * rowBytes + b, _MM_HINT_T0); else _mm_prefetch(pf + k * rowBytes + b, _MM_HINT_T1); }
+    const size_t rowBytes = (size_t)NP * NR * (ELEM == E_F32 ? 4 : 2);  // weight bytes per k step
+    // Two steps per iteration, the prefetching and the plain loop apart, so the loop costs few instructions beside
+    // the FMAs. The empty asm with a memory clobber keeps each step's loads after the previous step's FMAs: hoisted,
+    // they take registers, and the short wide tiles then spill an accumulator.
+#define LK_STEP_FENCE() __asm__ volatile("" ::: "memory")
+    size_t k = 0;
+    if (pf) {  // one prefetch per 64-byte line of the next weights
+        for (; k + 2 <= klen; k += 2) {
+            _Pragma("clang loop unroll(full)") for (size_t b = 0; b < 2 * rowBytes; b += 64)
+                _mm_prefetch(pf + k * rowBytes + b, _MM_HINT_T1);
+            mk_step(MR, NP, ELEM, k, xp, w, wps, c);
+            LK_STEP_FENCE();
+            mk_step(MR, NP, ELEM, k + 1, xp, w, wps, c);
+            LK_STEP_FENCE();
         }
-        __m256 wv[8];
-        _Pragma("clang loop unroll(full)") for (int p = 0; p < NP; p++) {
-            if (BF16) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + p * wps + k * NR));
-                wv[2 * p] = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-                wv[2 * p + 1] = _mm256_castsi256_ps(_mm256_and_si256(v, hiMask));
-            } else {
-                const float *wf = (const float *)w + p * wps + k * NR;
-                wv[2 * p] = _mm256_loadu_ps(wf);
-                wv[2 * p + 1] = _mm256_loadu_ps(wf + 8);
-            }
-        }
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++) {
-            __m256 a = _mm256_broadcast_ss(xp + k * MR + r);
-            _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
-                c[r][j] = _mm256_fmadd_ps(a, wv[j], c[r][j]);
+    } else {
+        for (; k + 2 <= klen; k += 2) {
+            mk_step(MR, NP, ELEM, k, xp, w, wps, c);
+            LK_STEP_FENCE();
+            mk_step(MR, NP, ELEM, k + 1, xp, w, wps, c);
+            LK_STEP_FENCE();
         }
     }
+    for (; k < klen; k++) mk_step(MR, NP, ELEM, k, xp, w, wps, c);
+#undef LK_STEP_FENCE
     if (flags & MK_LAST) {
         _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
             _Pragma("clang loop unroll(full)") for (int j = 0; j < 2 * NP; j++)
@@ -282,86 +347,127 @@ LK_AVX2 static LK_INLINE void mk_body(const int MR, const int NP, const int BF16
     }
 }
 
-#define MK_DEF(MR, NP, BF, NAME)                                                                                   \
+#define MK_DEF(MR, NP, E, NAME)                                                                                    \
     LK_AVX2 static void NAME(size_t klen, const float *xp, const void *w, size_t wps, float *acc, size_t ldacc,     \
                              int flags, float *y, size_t ldy, int ncols, float beta, const char *pf) {             \
-        mk_body(MR, NP, BF, klen, xp, w, wps, acc, ldacc, flags, y, ldy, ncols, beta, pf);                         \
+        mk_body(MR, NP, E, klen, xp, w, wps, acc, ldacc, flags, y, ldy, ncols, beta, pf);                          \
     }
-MK_DEF(1, 1, 0, mk_f_1_1) MK_DEF(1, 2, 0, mk_f_1_2) MK_DEF(1, 4, 0, mk_f_1_4)
-MK_DEF(2, 1, 0, mk_f_2_1) MK_DEF(2, 2, 0, mk_f_2_2)
-MK_DEF(3, 1, 0, mk_f_3_1) MK_DEF(3, 2, 0, mk_f_3_2)
-MK_DEF(4, 1, 0, mk_f_4_1) MK_DEF(5, 1, 0, mk_f_5_1) MK_DEF(6, 1, 0, mk_f_6_1)
-MK_DEF(1, 1, 1, mk_b_1_1) MK_DEF(1, 2, 1, mk_b_1_2) MK_DEF(1, 4, 1, mk_b_1_4)
-MK_DEF(2, 1, 1, mk_b_2_1) MK_DEF(2, 2, 1, mk_b_2_2)
-MK_DEF(3, 1, 1, mk_b_3_1) MK_DEF(3, 2, 1, mk_b_3_2)
-MK_DEF(4, 1, 1, mk_b_4_1) MK_DEF(5, 1, 1, mk_b_5_1) MK_DEF(6, 1, 1, mk_b_6_1)
+// The tiles plan_rows hands out: 1 row x 1..4 panels, 2 rows x 1..3 panels, 3..6 rows x 1 panel. From 5 rows on
+// (and 2 x 48) they keep at least 10 FMA chains in flight, the FMA latency times its two pipes; the others serve
+// the memory-bound row counts 1..4 and the last panels of a range.
+MK_DEF(1, 1, 0, mk_f_1_1) MK_DEF(1, 2, 0, mk_f_1_2) MK_DEF(1, 3, 0, mk_f_1_3) MK_DEF(1, 4, 0, mk_f_1_4)
+MK_DEF(2, 1, 0, mk_f_2_1) MK_DEF(2, 2, 0, mk_f_2_2) MK_DEF(2, 3, 0, mk_f_2_3)
+MK_DEF(3, 1, 0, mk_f_3_1) MK_DEF(4, 1, 0, mk_f_4_1) MK_DEF(5, 1, 0, mk_f_5_1) MK_DEF(6, 1, 0, mk_f_6_1)
+MK_DEF(1, 1, 1, mk_b_1_1) MK_DEF(1, 2, 1, mk_b_1_2) MK_DEF(1, 3, 1, mk_b_1_3) MK_DEF(1, 4, 1, mk_b_1_4)
+MK_DEF(2, 1, 1, mk_b_2_1) MK_DEF(2, 2, 1, mk_b_2_2) MK_DEF(2, 3, 1, mk_b_2_3)
+MK_DEF(3, 1, 1, mk_b_3_1) MK_DEF(4, 1, 1, mk_b_4_1) MK_DEF(5, 1, 1, mk_b_5_1) MK_DEF(6, 1, 1, mk_b_6_1)
+MK_DEF(1, 1, 2, mk_h_1_1) MK_DEF(1, 2, 2, mk_h_1_2) MK_DEF(1, 3, 2, mk_h_1_3) MK_DEF(1, 4, 2, mk_h_1_4)
+MK_DEF(2, 1, 2, mk_h_2_1) MK_DEF(2, 2, 2, mk_h_2_2) MK_DEF(2, 3, 2, mk_h_2_3)
+MK_DEF(3, 1, 2, mk_h_3_1) MK_DEF(4, 1, 2, mk_h_4_1)  // f16 from 5 rows on: widened, f32 tiles
 
-// [bf16][mr][np index: 0 -> 1 panel, 1 -> 2 panels, 2 -> 4 panels]
-static const mk_fn mk_table[2][MR_MAX + 1][3] = {
-    {{0}, {mk_f_1_1, mk_f_1_2, mk_f_1_4}, {mk_f_2_1, mk_f_2_2, 0}, {mk_f_3_1, mk_f_3_2, 0},
-     {mk_f_4_1, 0, 0}, {mk_f_5_1, 0, 0}, {mk_f_6_1, 0, 0}},
-    {{0}, {mk_b_1_1, mk_b_1_2, mk_b_1_4}, {mk_b_2_1, mk_b_2_2, 0}, {mk_b_3_1, mk_b_3_2, 0},
-     {mk_b_4_1, 0, 0}, {mk_b_5_1, 0, 0}, {mk_b_6_1, 0, 0}},
+// [element][rows][panels - 1]
+static const mk_fn mk_table[3][MR_MAX + 1][4] = {
+    {{0}, {mk_f_1_1, mk_f_1_2, mk_f_1_3, mk_f_1_4}, {mk_f_2_1, mk_f_2_2, mk_f_2_3, 0}, {mk_f_3_1, 0, 0, 0},
+     {mk_f_4_1, 0, 0, 0}, {mk_f_5_1, 0, 0, 0}, {mk_f_6_1, 0, 0, 0}},
+    {{0}, {mk_b_1_1, mk_b_1_2, mk_b_1_3, mk_b_1_4}, {mk_b_2_1, mk_b_2_2, mk_b_2_3, 0}, {mk_b_3_1, 0, 0, 0},
+     {mk_b_4_1, 0, 0, 0}, {mk_b_5_1, 0, 0, 0}, {mk_b_6_1, 0, 0, 0}},
+    {{0}, {mk_h_1_1, mk_h_1_2, mk_h_1_3, mk_h_1_4}, {mk_h_2_1, mk_h_2_2, mk_h_2_3, 0}, {mk_h_3_1, 0, 0, 0},
+     {mk_h_4_1, 0, 0, 0}, {0}, {0}},
 };
 #endif
 
 /* ---------------------------------------------------------------- driver */
 
-// Panels a tile of `mr` rows takes at once (more panels -> more independent FMA chains for short tiles).
-static inline size_t panels_for(size_t mr, size_t left) {
-    size_t want = mr == 1 ? 4 : mr == 2 ? 2 : 1;  // 3 x 2 panels would spill
-    while (want > left) want >>= 1;
-    return want;
-}
-
 typedef struct {
-    int kind, simd, avx2, bf16;
+    int kind, simd, avx2, elem;
+    size_t es;                       // bytes per weight element
     const float *x; size_t ldx, M, K;
     const void *w; size_t N, Np, p0, p1, nkb;
     float *y; size_t ldy; float beta;
-    float *wp;                       // row-major weights packed per call
+    float *wp;                       // f32 panels of the current group when the weights are row-major or widened
 } Gemm;
 
+// How the rows [m0, m0 + mlen) of one M-block are cut into register tiles ("slivers"), and how many panels a group
+// of weights (the unit the slivers share while it is in L1) holds.
 typedef struct {
-    size_t m0, mlen, ns, base, extra;  // rows [m0, m0 + mlen) in ns slivers: `extra` of base + 1 rows, then base
+    size_t m0, mlen, ns;
+    unsigned char height[SLIVERS_MAX];
+    size_t group;                    // panels per group: 4 (M = 1), 3 (with 1- or 2-row slivers) or 1
 } Rows;
+
+// Slivers of 5 or 6 rows (10 or 12 accumulators), the rest in 2-row slivers that take 3 panels (12 accumulators)
+// and at most one 1-row sliver, so every tile keeps the FMA pipes busy: 8 = 6 + 2, 9 = 5 + 2 + 2, 13 = 6 + 5 + 2,
+// 16 = 6 + 5 + 5. Up to 4 rows the weights' bandwidth is the limit, not the FMAs; there the measured best are
+// 1 x 64 (M = 1), 2 x 48 (M = 2) and one sliver of 3 or 4 rows x 16 with software prefetch. Which tile computes a
+// row never changes its arithmetic (see the top of the file).
+static void plan_rows(Rows *r) {
+    size_t m = r->mlen, ns = (m + MR_MAX - 1) / MR_MAX;
+    r->ns = 0;
+    if (m == 1) { r->height[r->ns++] = 1; r->group = 4; return; }
+    if (m <= 4 && m >= 3) { r->height[r->ns++] = (unsigned char)m; r->group = 1; return; }
+    size_t big = m >= 5 * ns ? ns : ns - 1, bigRows = m;
+    if (big < ns) {
+        bigRows = 6 * big;
+        if (big > 0 && (m - bigRows) % 2) bigRows--;
+    }
+    for (size_t i = 0; i < big; i++) r->height[r->ns++] = (unsigned char)(bigRows / big + (i < bigRows % big));
+    size_t rest = m - bigRows;
+    for (; rest >= 2; rest -= 2) r->height[r->ns++] = 2;
+    if (rest) r->height[r->ns++] = 1;
+    r->group = bigRows == m ? 1 : 3;
+}
+
+// Panels a sliver of `mr` rows takes at once in a group of `group` with `left` panels to go.
+static inline size_t panels_for(size_t mr, size_t group, size_t left) {
+    size_t want = mr <= 2 ? group : 1;
+    return want < left ? want : left;
+}
 
 static inline size_t klen_of(const Gemm *g, size_t b) { return g->K - b * KC < KC ? g->K - b * KC : KC; }
 
 // Address of packed block (b, p), or NULL for row-major weights.
 static inline const char *block_address(const Gemm *g, size_t b, size_t p) {
     if (g->kind == W_ROWMAJOR_F32) return NULL;
-    return (const char *)g->w + block_offset(b, p, klen_of(g, b), g->Np) * (g->bf16 ? 2 : 4);
+    return (const char *)g->w + block_offset(b, p, klen_of(g, b), g->Np) * g->es;
 }
 
 // Packs rows of `r` x K-block b into dst as slivers [klen][mr] one after the other.
 static void pack_rows(const Gemm *g, const Rows *r, size_t b, float *dst) {
     size_t k0 = b * KC, klen = klen_of(g, b), r0 = 0;
     for (size_t i = 0; i < r->ns; i++) {
-        size_t mr = r->base + (i < r->extra);
-        pack_x(g->x, g->ldx, r->m0 + r0, mr, k0, klen, dst + r0 * klen);
-        r0 += mr;
+        pack_x(g->x, g->ldx, r->m0 + r0, r->height[i], k0, klen, dst + r0 * klen);
+        r0 += r->height[i];
     }
 }
 
 // All slivers of `r` against panels [p, p + np) over K-block b. xb: the packed x block (or the single row).
-// acc + q * NR (+ row * ldacc): partial sums of panel p + q. pf: the weights needed next (prefetched) or NULL.
+// acc + q * NR (+ row * ldacc): partial sums of panel p + q. pf: the weights needed next (prefetched) or NULL; for
+// widened f16 the f32 tiles prefetch twice the f16 bytes they stand for (the next call's too: harmless).
 static void run_group(const Gemm *g, const Rows *r, size_t b, size_t p, size_t np, const float *xb, float *acc,
                       size_t ldacc, const char *pf) {
-    size_t k0 = b * KC, klen = klen_of(g, b), wps = klen * NR, es = g->bf16 ? 2 : 4;
-    int flags = (b == 0 ? MK_FIRST : 0) | (b + 1 == g->nkb ? MK_LAST : 0);
+    size_t k0 = b * KC, klen = klen_of(g, b), wps = klen * NR, es = g->es;
+    int flags = (b == 0 ? MK_FIRST : 0) | (b + 1 == g->nkb ? MK_LAST : 0), elem = g->elem;
     const char *wb;
     if (g->kind == W_ROWMAJOR_F32) {
         for (size_t q = 0; q < np; q++)
             pack_block(g->simd, (const float *)g->w, g->N, g->K, (p + q) * NR, k0, klen, g->wp + q * wps);
         wb = (const char *)g->wp;
+    } else if (elem == E_F16 && r->mlen >= F16_WIDEN_ROWS) {
+        // Widened once per group into f32 panels (the layouts match element for element), then the f32 tiles:
+        // F16C's conversions compete with the FMAs for their pipes, which matters once the FMAs are the limit.
+        const uint16_t *h = (const uint16_t *)block_address(g, b, p);
+        if (g->avx2) lk_f16_to_f32(h, g->wp, np * wps);
+        else for (size_t i = 0; i < np * wps; i++) g->wp[i] = lk_f16_to_f32_one_scalar(h[i]);
+        wb = (const char *)g->wp;
+        elem = E_F32;
+        es = 4;
     } else wb = block_address(g, b, p);
     int ncols = (int)((g->N - p * NR) < np * NR ? (g->N - p * NR) : np * NR);
     size_t r0 = 0;
     for (size_t i = 0; i < r->ns; i++) {
-        size_t mr = r->base + (i < r->extra);
-        size_t tnp = panels_for(mr, np);  // a shorter sliver may take fewer panels at a time
-        for (size_t q = 0; q < np; q += tnp) {
+        size_t mr = r->height[i];
+        for (size_t q = 0, tnp; q < np; q += tnp) {
+            tnp = panels_for(mr, r->group, np - q);
             int nc = ncols - (int)(q * NR);
             const void *wq = wb + q * wps * es;
             float *yq = g->y + (r->m0 + r0) * g->ldy + (p + q) * NR;
@@ -369,19 +475,17 @@ static void run_group(const Gemm *g, const Rows *r, size_t b, size_t p, size_t n
             const float *xq = xb + r0 * klen;
 #if LK_X86
             if (g->avx2) {
-                mk_fn f = mk_table[g->bf16][mr][tnp == 1 ? 0 : tnp == 2 ? 1 : 2];
-                f(klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta, i == 0 && pf ? pf + q * wps * es : NULL);
+                mk_fn f = mk_table[elem][mr][tnp - 1];
+                const char *pq = i == 0 && pf ? pf + q * wps * g->es : NULL;  // the first sliver prefetches
+                f(klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta, pq);
                 continue;
             }
 #endif
-            mk_scalar((int)mr, (int)tnp, g->bf16, klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta);
+            mk_scalar((int)mr, (int)tnp, elem, klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta);
         }
         r0 += mr;
     }
 }
-
-size_t lk_tune_pfdist = 16384;  // experiment hook: prefetch distance in bytes
-int lk_tune_hint = 1;
 
 static void gemm(int kind, int simd, const float *x, size_t ldx, size_t M, size_t K, const void *w, size_t N,
                  size_t p0, size_t p1, float *y, size_t ldy, float beta) {
@@ -396,39 +500,35 @@ static void gemm(int kind, int simd, const float *x, size_t ldx, size_t M, size_
             }
         return;
     }
-    Gemm g = {.kind = kind, .simd = simd, .bf16 = kind == W_PACKED_BF16, .x = x, .ldx = ldx, .M = M, .K = K,
-              .w = w, .N = N, .Np = Np, .p0 = p0, .p1 = p1, .nkb = (K + KC - 1) / KC, .y = y, .ldy = ldy,
+    int elem = kind == W_PACKED_BF16 ? E_BF16 : kind == W_PACKED_F16 ? E_F16 : E_F32;
+    Gemm g = {.kind = kind, .simd = simd, .elem = elem, .es = elem == E_F32 ? 4 : 2, .x = x, .ldx = ldx, .M = M,
+              .K = K, .w = w, .N = N, .Np = Np, .p0 = p0, .p1 = p1, .nkb = (K + KC - 1) / KC, .y = y, .ldy = ldy,
               .beta = beta};
 #if LK_X86
     g.avx2 = simd && lk_has_avx2();
 #endif
     Scratch *s = &lk_scratch;
-    if (kind == W_ROWMAJOR_F32) g.wp = grow(&s->wp, &s->wpCap, 4 * KC * NR);
-    size_t nkb = g.nkb;
+    if (kind == W_ROWMAJOR_F32 || kind == W_PACKED_F16) g.wp = grow(&s->wp, &s->wpCap, 4 * KC * NR);
+    size_t nkb = g.nkb, pfRows = (size_t)lk_tune_prefetch_rows, pfDistance = lk_tune_prefetch_distance;
 
     for (size_t m0 = 0; m0 < M; m0 += MC) {
         Rows r = {.m0 = m0, .mlen = M - m0 < MC ? M - m0 : MC};
-        r.ns = (r.mlen + MR_MAX - 1) / MR_MAX;  // slivers of nearly equal height
-        r.base = r.mlen / r.ns;
-        r.extra = r.mlen % r.ns;
-        size_t tallest = r.base + (r.extra > 0);
-        int prefetch = kind != W_ROWMAJOR_F32 && lk_tune_prefetch > 0 && r.mlen >= (size_t)lk_tune_prefetch;
-        {
-            // K-blocks outer (BLIS order): the packed x block (mlen x KC) stays in L2 for all panels; partial sums
-            // of the whole [mlen, panels] tile live in a per-thread buffer between K-blocks.
-            size_t ldacc = (p1 - p0) * NR;
-            float *acc = nkb > 1 ? grow(&s->acc, &s->accCap, r.mlen * ldacc) : NULL;
-            float *xp = grow(&s->xp, &s->xpCap, r.mlen * KC);
-            for (size_t b = 0; b < nkb; b++) {
-                const float *xb = x + m0 * ldx + b * KC;
-                if (r.mlen > 1) { pack_rows(&g, &r, b, xp); xb = xp; }
-                for (size_t p = p0; p < p1;) {
-                    size_t np = panels_for(r.mlen == 1 ? 1 : tallest, p1 - p);
-                    // Prefetch a fixed distance ahead in this thread's stream (past its end: harmless hints).
-                    const char *pf = prefetch ? block_address(&g, b, p) + lk_tune_pfdist : NULL;
-                    run_group(&g, &r, b, p, np, xb, acc ? acc + (p - p0) * NR : NULL, ldacc, pf);
-                    p += np;
-                }
+        plan_rows(&r);
+        int prefetch = kind != W_ROWMAJOR_F32 && pfRows > 0 && r.mlen >= pfRows;
+        // K-blocks outer (BLIS order): the packed x block (mlen x KC) stays in L2 for all panels; partial sums of
+        // the whole [mlen, panels] tile live in a per-thread buffer between K-blocks.
+        size_t ldacc = (p1 - p0) * NR;
+        float *acc = nkb > 1 ? grow(&s->acc, &s->accCap, r.mlen * ldacc) : NULL;
+        float *xp = grow(&s->xp, &s->xpCap, r.mlen * KC);
+        for (size_t b = 0; b < nkb; b++) {
+            const float *xb = x + m0 * ldx + b * KC;
+            if (r.mlen > 1) { pack_rows(&g, &r, b, xp); xb = xp; }
+            for (size_t p = p0; p < p1;) {
+                size_t np = r.group < p1 - p ? r.group : p1 - p;
+                // Prefetch a fixed distance ahead in this thread's stream (past its end: harmless hints).
+                const char *pf = prefetch ? block_address(&g, b, p) + pfDistance : NULL;
+                run_group(&g, &r, b, p, np, xb, acc ? acc + (p - p0) * NR : NULL, ldacc, pf);
+                p += np;
             }
         }
     }
@@ -442,6 +542,11 @@ void lk_gemm_packed_f32(const float *x, size_t ldx, size_t M, size_t K, const fl
 void lk_gemm_packed_bf16(const float *x, size_t ldx, size_t M, size_t K, const uint16_t *w, size_t N, size_t p0,
                          size_t p1, float *y, size_t ldy, float beta) {
     gemm(W_PACKED_BF16, 1, x, ldx, M, K, w, N, p0, p1, y, ldy, beta);
+}
+
+void lk_gemm_packed_f16(const float *x, size_t ldx, size_t M, size_t K, const uint16_t *w, size_t N, size_t p0,
+                        size_t p1, float *y, size_t ldy, float beta) {
+    gemm(W_PACKED_F16, 1, x, ldx, M, K, w, N, p0, p1, y, ldy, beta);
 }
 
 void lk_gemm_rowmajor_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,

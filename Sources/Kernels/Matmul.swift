@@ -15,8 +15,9 @@ import Foundation
 /// OpenBLAS sgemm is not used for projections: its blocking changes a row's rounding with the batch's row count;
 /// `lorad bench matmul` compares the two.
 ///
-/// `Matmul.f32` (row-major weights) and `Matmul.packed` (weights packed once, f32 or bf16) share that arithmetic:
-/// on the same f32 weights they give bit-identical results; `packed` is the fast path (no per-call packing).
+/// `Matmul.f32` (row-major weights) and `Matmul.packed` (weights packed once, f32, bf16 or f16) share that
+/// arithmetic: on the same f32 weights they give bit-identical results; `packed` is the fast path (no per-call
+/// packing).
 public enum Matmul {
     /// y: [M, ldy] (first N columns written) = beta * y + x: [M, ldx] (first K used) · w: [N, K]ᵀ
     public static func f32(x: UnsafePointer<Float>, ldx: Int? = nil, rows M: Int, inner K: Int,
@@ -73,18 +74,27 @@ public enum Matmul {
     }
 }
 
-/// Projection weights packed once (at load) into the kernel's panel layout, as f32 or bf16.
+/// Projection weights packed once (at load) into the kernel's panel layout, as f32, bf16 or f16.
 ///
 /// Layout (see CKernels/matmul.c), for W [N, K] with Np = ceil(N / 16) panels of 16 outputs and K-blocks of 256:
 ///
 ///     f32:  [ceil(K / 256)][Np][klen][16]        klen = min(256, K - 256 b); columns past N are zero
 ///     bf16: the same, each k-row of 16 stored as columns (0, 8, 1, 9, ..., 7, 15), so one 32-bit word holds
 ///           column j in its low half and column j + 8 in its high half (widened with a shift and a mask)
+///     f16:  the same, columns in order (widened 8 at a time by F16C)
 ///
-/// A thread that owns a range of panels reads one contiguous run of memory per K-block.
+/// Narrow weights are widened exactly in registers and multiplied in f32, so the product over bf16 (or f16) weights
+/// is bit-identical to the f32 product over the same values widened. A thread that owns a range of panels reads one
+/// contiguous run of memory per K-block.
 public final class PackedWeights: @unchecked Sendable {
     // @unchecked Sendable: immutable after init (the storage is written only while packing).
-    public enum Element: Sendable { case f32, bf16 }
+    /// What one packed weight is: f32, or bf16 / IEEE half widened exactly in registers.
+    public enum Element: Sendable {
+        case f32, bf16, f16
+
+        /// Bytes per packed weight.
+        public var byteSize: Int { self == .f32 ? 4 : 2 }
+    }
 
     /// N, the number of output features (rows of the HF weight).
     public let outputs: Int
@@ -96,51 +106,63 @@ public final class PackedWeights: @unchecked Sendable {
     /// Bytes of packed weights (what one full pass over them reads).
     public var byteCount: Int { storage.count }
 
-    /// Packs row-major f32 `w` [rows N, cols K]; `.bf16` rounds to nearest even.
-    public init(rowMajor w: UnsafePointer<Float>, rows N: Int, cols K: Int, element: Element = .f32) {
+    private init(rows N: Int, cols K: Int, element: Element) {
         precondition(N > 0 && K >= 0)
         outputs = N
         inputs = K
         self.element = element
-        let count = lk_packed_count(N, K)
-        storage = AlignedBuffer<UInt8>(count: max(1, count * (element == .f32 ? 4 : 2)), zeroed: false)
-        let src = SharedConstPointer(w), dst = SharedPointer(storage.pointer)
-        Parallel.forChunks((N + 15) / 16, minimumPerThread: 16) { r in
-            switch element {
-            case .f32:
-                lk_pack_f32(src.base, N, K, UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: Float.self),
-                            r.lowerBound, r.upperBound)
-            case .bf16:
-                lk_pack_bf16_from_f32(src.base, N, K,
-                                      UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: UInt16.self),
-                                      r.lowerBound, r.upperBound)
-            }
+        storage = AlignedBuffer<UInt8>(count: max(1, lk_packed_count(N, K) * element.byteSize), zeroed: false)
+    }
+
+    /// Packs row-major f32 `w` [rows N, cols K]; `.bf16` and `.f16` round to nearest even.
+    public convenience init(rowMajor w: UnsafePointer<Float>, rows N: Int, cols K: Int, element: Element = .f32) {
+        self.init(rows: N, cols: K, element: element)
+        let src = SharedConstPointer(w)
+        switch element {
+        case .f32: pack { lk_pack_f32(src.base, N, K, $0.assumingMemoryBound(to: Float.self), $1, $2) }
+        case .bf16: pack { lk_pack_bf16_from_f32(src.base, N, K, $0.assumingMemoryBound(to: UInt16.self), $1, $2) }
+        case .f16:
+            let halves = AlignedBuffer<UInt16>(count: N * K, zeroed: false)
+            lk_f32_to_f16(w, halves.pointer, N * K)
+            let h = SharedConstPointer(UnsafePointer(halves.pointer))
+            pack { lk_pack_f16(h.base, N, K, $0.assumingMemoryBound(to: UInt16.self), $1, $2) }
         }
     }
 
-    /// Packs row-major bf16 `w` [rows N, cols K] (raw bits, as in safetensors) as bf16, or widened (exactly) to f32.
-    public init(bf16RowMajor w: UnsafePointer<UInt16>, rows N: Int, cols K: Int, element: Element = .bf16) {
-        precondition(N > 0 && K >= 0)
-        outputs = N
-        inputs = K
-        self.element = element
-        let count = lk_packed_count(N, K)
-        storage = AlignedBuffer<UInt8>(count: max(1, count * (element == .f32 ? 4 : 2)), zeroed: false)
-        let src = SharedConstPointer(w), dst = SharedPointer(storage.pointer)
-        switch element {
-        case .bf16:
-            Parallel.forChunks((N + 15) / 16, minimumPerThread: 16) { r in
-                lk_pack_bf16(src.base, N, K, UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: UInt16.self),
-                             r.lowerBound, r.upperBound)
+    /// Packs row-major bf16 `w` [rows N, cols K] (raw bits, as in safetensors) as `.bf16`, or widened (exactly) to
+    /// `.f32`.
+    public convenience init(bf16RowMajor w: UnsafePointer<UInt16>, rows N: Int, cols K: Int, element: Element = .bf16) {
+        precondition(element != .f16, "bf16 weights pack as bf16 or f32")
+        self.init(halves: w, bf16: true, rows: N, cols: K, element: element)
+    }
+
+    /// Packs row-major IEEE half `w` [rows N, cols K] (raw bits) as `.f16`, or widened (exactly) to `.f32`.
+    public convenience init(f16RowMajor w: UnsafePointer<UInt16>, rows N: Int, cols K: Int, element: Element = .f16) {
+        precondition(element != .bf16, "f16 weights pack as f16 or f32")
+        self.init(halves: w, bf16: false, rows: N, cols: K, element: element)
+    }
+
+    private convenience init(halves w: UnsafePointer<UInt16>, bf16: Bool, rows N: Int, cols K: Int, element: Element) {
+        self.init(rows: N, cols: K, element: element)
+        if element != .f32 {
+            let src = SharedConstPointer(w)
+            pack { d, p0, p1 in
+                let dst = d.assumingMemoryBound(to: UInt16.self)
+                if bf16 { lk_pack_bf16(src.base, N, K, dst, p0, p1) } else { lk_pack_f16(src.base, N, K, dst, p0, p1) }
             }
-        case .f32:
-            let wide = AlignedBuffer<Float>(count: N * K, zeroed: false)
-            lk_bf16_to_f32(w, wide.pointer, N * K)
-            let ws = SharedConstPointer(UnsafePointer(wide.pointer))
-            Parallel.forChunks((N + 15) / 16, minimumPerThread: 16) { r in
-                lk_pack_f32(ws.base, N, K, UnsafeMutableRawPointer(dst.base).assumingMemoryBound(to: Float.self),
-                            r.lowerBound, r.upperBound)
-            }
+            return
+        }
+        let wide = AlignedBuffer<Float>(count: N * K, zeroed: false)
+        if bf16 { lk_bf16_to_f32(w, wide.pointer, N * K) } else { lk_f16_to_f32(w, wide.pointer, N * K) }
+        let ws = SharedConstPointer(UnsafePointer(wide.pointer))
+        pack { lk_pack_f32(ws.base, N, K, $0.assumingMemoryBound(to: Float.self), $1, $2) }
+    }
+
+    /// Runs `body(storage, p0, p1)` over the output panels, split across the kernel threads.
+    private func pack(_ body: @Sendable (UnsafeMutableRawPointer, Int, Int) -> Void) {
+        let dst = SharedPointer(storage.pointer)
+        Parallel.forChunks((outputs + 15) / 16, minimumPerThread: 16) { r in
+            body(UnsafeMutableRawPointer(dst.base), r.lowerBound, r.upperBound)
         }
     }
 
@@ -155,14 +177,17 @@ public final class PackedWeights: @unchecked Sendable {
         case .bf16:
             lk_gemm_packed_bf16(x, ldx, M, inputs, raw.assumingMemoryBound(to: UInt16.self), outputs, p0, p1, y, ldy,
                                 beta)
+        case .f16:
+            lk_gemm_packed_f16(x, ldx, M, inputs, raw.assumingMemoryBound(to: UInt16.self), outputs, p0, p1, y, ldy,
+                               beta)
         }
     }
 
     /// The portable (non-SIMD) body of `Matmul.packed`, on the calling thread. For tests: it must be bit-identical.
     public func portableProduct(x: UnsafePointer<Float>, ldx: Int, rows M: Int, y: UnsafeMutablePointer<Float>,
                                 ldy: Int, beta: Float) {
-        lk_gemm_scalar(element == .f32 ? 0 : 1, x, ldx, M, inputs, storage.pointer, outputs, 0,
-                       (outputs + 15) / 16, y, ldy, beta)
+        let kind: Int32 = element == .f32 ? 0 : element == .bf16 ? 1 : 3
+        lk_gemm_scalar(kind, x, ldx, M, inputs, storage.pointer, outputs, 0, (outputs + 15) / 16, y, ldy, beta)
     }
 }
 

@@ -8,7 +8,8 @@ public final class LoadedModel: Sendable {
     public let generation: GenerationConfig
     public let transformer: Transformer
 
-    public init(directory: URL, blockTokens: Int = 16) throws {
+    /// `precision`: how the projections are held (`.asStored` keeps BF16 weights BF16).
+    public init(directory: URL, precision: WeightPrecision = .asStored, blockTokens: Int = 16) throws {
         self.directory = directory
         config = try ModelConfig.load(directory: directory)
         generation = try GenerationConfig.load(directory: directory, config: config)
@@ -16,6 +17,7 @@ public final class LoadedModel: Sendable {
         do { store = try TensorStore.open(directory: directory) } catch let e as SafetensorsError {
             throw ModelError(e.description)
         }
-        transformer = Transformer(weights: try ModelWeights(config: config, store: store), blockTokens: blockTokens)
+        let weights = try ModelWeights(config: config, store: store, precision: precision)
+        transformer = Transformer(weights: weights, blockTokens: blockTokens)
     }
 }

@@ -105,7 +105,7 @@ public final class Transformer: @unchecked Sendable {
                 Vector.rmsNorm(s.x.pointer + r * h, weight: layer.attentionNorm.pointer, eps: config.rmsNormEps,
                                out: s.xn.pointer + r * h, h)
             }
-            Matmul.f32(x: s.xn.pointer, rows: T, inner: h, weight: layer.qkv.pointer, outputs: qkvDim, y: s.qkv.pointer)
+            Matmul.packed(x: s.xn.pointer, rows: T, weight: layer.qkv, y: s.qkv.pointer)
             if let bias = layer.qkvBias {
                 for r in 0..<T { Vector.add(s.qkv.pointer + r * qkvDim, bias.pointer, qkvDim) }
             }
@@ -123,8 +123,7 @@ public final class Transformer: @unchecked Sendable {
             }
             attention(batch, layer: l, qkv: s.qkv.pointer, stepK: stepK, stepV: stepV, out: s.attn.pointer)
             // x += attn · Woᵀ
-            Matmul.f32(x: s.attn.pointer, rows: T, inner: qDim, weight: layer.output.pointer, outputs: h,
-                       y: s.x.pointer, beta: 1)
+            Matmul.packed(x: s.attn.pointer, rows: T, weight: layer.output, y: s.x.pointer, beta: 1)
             lora(l, .o, x: s.attn.pointer, ldx: qDim, y: s.x.pointer, ldy: h)
             if let bias = layer.outputBias { for r in 0..<T { Vector.add(s.x.pointer + r * h, bias.pointer, h) } }
 
@@ -133,8 +132,7 @@ public final class Transformer: @unchecked Sendable {
                 Vector.rmsNorm(s.x.pointer + r * h, weight: layer.mlpNorm.pointer, eps: config.rmsNormEps,
                                out: s.xn.pointer + r * h, h)
             }
-            Matmul.f32(x: s.xn.pointer, rows: T, inner: h, weight: layer.gateUp.pointer, outputs: 2 * inter,
-                       y: s.gateUp.pointer)
+            Matmul.packed(x: s.xn.pointer, rows: T, weight: layer.gateUp, y: s.gateUp.pointer)
             if let bias = layer.gateUpBias {
                 for r in 0..<T { Vector.add(s.gateUp.pointer + r * 2 * inter, bias.pointer, 2 * inter) }
             }
@@ -145,8 +143,7 @@ public final class Transformer: @unchecked Sendable {
                 Vector.siluMul(row, row + inter, inter)
             }
             // x += silu(gate)·up · Wdownᵀ   (gate part of each row, row stride 2·intermediate)
-            Matmul.f32(x: s.gateUp.pointer, ldx: 2 * inter, rows: T, inner: inter, weight: layer.down.pointer,
-                       outputs: h, y: s.x.pointer, beta: 1)
+            Matmul.packed(x: s.gateUp.pointer, ldx: 2 * inter, rows: T, weight: layer.down, y: s.x.pointer, beta: 1)
             lora(l, .down, x: s.gateUp.pointer, ldx: 2 * inter, y: s.x.pointer, ldy: h)
             if let bias = layer.downBias { for r in 0..<T { Vector.add(s.x.pointer + r * h, bias.pointer, h) } }
         }
@@ -163,8 +160,7 @@ public final class Transformer: @unchecked Sendable {
                 return Array(UnsafeBufferPointer(start: s.xn.pointer, count: R * h))
             }
             logits.withUnsafeMutableBufferPointer { out in
-                Matmul.f32(x: s.xn.pointer, rows: R, inner: h, weight: weights.lmHead.pointer,
-                           outputs: config.vocabSize, y: out.baseAddress!)
+                Matmul.packed(x: s.xn.pointer, rows: R, weight: weights.lmHead, y: out.baseAddress!)
             }
         }
         if commit {

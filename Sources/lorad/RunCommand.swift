@@ -8,15 +8,16 @@ import Wire
 let runUsage = """
     usage: lorad run --model DIR|demo [--adapter PATH[:SCALE]] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
                      [--temperature T] [--top-p P] [--top-k K] [--seed S] [--lookahead auto|off|W,N,G] [--json]
-                     [--threads N]
+                     [--threads N] [--dtype stored|f32]
       one-shot generation without a daemon; greedy when temperature is 0 (the default); lookahead decoding
-      (default auto: used when a quick measurement of step time says the extra rows pay) never changes the output
+      (default auto: used when a quick measurement of step time says the extra rows pay) never changes the output;
+      --dtype f32 widens BF16/F16 weights to F32 (default: keep them as stored)
       example: lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
     """
 
 func runCommand(_ args: [String]) throws {
     let a = try Arguments(args, options: ["model", "prompt", "prompt-ids", "max-tokens", "temperature", "top-p",
-                                          "top-k", "seed", "threads", "adapter", "lookahead"],
+                                          "top-k", "seed", "threads", "adapter", "lookahead", "dtype"],
                           switches: ["json", "help"])
     if a.has("help") { print(runUsage); return }
     let lookahead = try lookaheadOption(a)
@@ -30,7 +31,7 @@ func runCommand(_ args: [String]) throws {
     guard a.has("prompt") != a.has("prompt-ids") else { throw UsageError("give exactly one of --prompt and --prompt-ids") }
 
     let dir = try resolveModelDirectory(a.string("model"))
-    let model = try LoadedModel(directory: dir)
+    let model = try LoadedModel(directory: dir, precision: try weightPrecision(a))
     let text = try TextCodec(directory: dir)
     var adapter: PeftAdapter?
     var adapterScale: Float = 1
@@ -48,7 +49,7 @@ func runCommand(_ args: [String]) throws {
     let stepCost = lookahead == .auto ? try StepCostModel.measure(model.transformer, maxRows: 64, timeLimit: 0.5)
                                       : .proportional
     let start = DispatchTime.now().uptimeNanoseconds
-    var streamed = text.streaming()
+    let streamed = text.streaming()
     let json = a.has("json")
     let g = try Generator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling,
                                                  adapter: adapter?.weights, adapterScale: adapterScale,
@@ -68,6 +69,13 @@ func runCommand(_ args: [String]) throws {
         let tail = streamed?.finish() ?? g.tokenIds.map(String.init).joined(separator: " ")
         FileHandle.standardOutput.write(Data((tail + "\n").utf8))
     }
+}
+
+/// `--dtype stored|f32`: how the model's projections are held (default: as stored).
+func weightPrecision(_ a: Arguments) throws -> WeightPrecision {
+    guard let s = a.string("dtype") else { return .asStored }
+    guard let p = WeightPrecision(rawValue: s) else { throw UsageError("--dtype must be stored or f32, got \"\(s)\"") }
+    return p
 }
 
 /// `PATH[:SCALE]`: the scale is taken only when what follows the last colon is a number, so paths with colons work.

@@ -19,13 +19,20 @@ import TestSupport
         return y
     }
 
-    static func bf16Rounded(_ w: [Float]) -> [Float] {
-        var bits = [UInt16](repeating: 0, count: w.count)
-        Convert.f32ToBF16(w, &bits, w.count)
-        var back = [Float](repeating: 0, count: w.count)
-        Convert.bf16ToF32(bits, &back, w.count)
+    /// `w` rounded (to nearest even) to bf16 or f16 and widened back.
+    static func rounded(_ w: [Float], to element: PackedWeights.Element) -> [Float] {
+        var bits = [UInt16](repeating: 0, count: w.count), back = [Float](repeating: 0, count: w.count)
+        if element == .bf16 {
+            Convert.f32ToBF16(w, &bits, w.count)
+            Convert.bf16ToF32(bits, &back, w.count)
+        } else {
+            Convert.f32ToF16(w, &bits, w.count)
+            Convert.f16ToF32(bits, &back, w.count)
+        }
         return back
     }
+    static func bf16Rounded(_ w: [Float]) -> [Float] { rounded(w, to: .bf16) }
+    static func f16Rounded(_ w: [Float]) -> [Float] { rounded(w, to: .f16) }
 
     static func maxRelativeError(_ a: [Float], _ b: [Float], scale: Float) -> Float {
         zip(a, b).map { abs($0 - $1) / scale }.max() ?? 0
@@ -38,6 +45,9 @@ import TestSupport
         s.append((M: 2, K: 300, N: 17))
         s.append((M: 7, K: 513, N: 65))
         s.append((M: 5, K: 1024, N: 48))
+        // Past one M-block of 144 rows (the tail block is planned on its own).
+        s.append((M: 150, K: 300, N: 40))
+        s.append((M: 146, K: 257, N: 53))
         return s
     }()
 
@@ -87,20 +97,102 @@ import TestSupport
         var portable = zeros
         packedBF16.portableProduct(x: x, ldx: K, rows: M, y: &portable, ldy: N, beta: 0)
         #expect(portable == yBF16, "bf16 SIMD and portable bodies differ")
+
+        // f16: exactly the f32 product over the f16-rounded weights (both widen exactly, then the same FMAs).
+        let packedF16 = w.withUnsafeBufferPointer {
+            PackedWeights(rowMajor: $0.baseAddress!, rows: N, cols: K, element: .f16)
+        }
+        #expect(packedF16.byteCount * 2 == packedF32.byteCount, "f16 weights are half the bytes")
+        var yF16 = zeros
+        Matmul.packed(x: x, rows: M, weight: packedF16, y: &yF16)
+        var yRounded = zeros
+        Matmul.f32(x: x, rows: M, inner: K, weight: Self.f16Rounded(w), outputs: N, y: &yRounded)
+        #expect(yF16 == yRounded, "f16 M=\(M) K=\(K) N=\(N): differs from f32 over the rounded weights")
+        var portableF16 = zeros
+        packedF16.portableProduct(x: x, ldx: K, rows: M, y: &portableF16, ldy: N, beta: 0)
+        #expect(portableF16 == yF16, "f16 SIMD and portable bodies differ")
     }
 
-    /// A row's result does not depend on the other rows of the call (batch invariance).
-    @Test func rowsAreBatchInvariant() {
-        let K = 700, N = 91
+    /// Packing from 16-bit row-major weights (as safetensors stores them) equals packing their f32 values, and the
+    /// `.f32` widening of either gives the f32 product over the same values.
+    @Test func halfRowMajorPackingMatches() {
+        let M = 9, K = 300, N = 37
+        var r = TestRandom(seed: 21)
+        let x = r.floats(M * K), w = r.floats(N * K)
+        var bf16 = [UInt16](repeating: 0, count: N * K), f16 = bf16
+        Convert.f32ToBF16(w, &bf16, N * K)
+        Convert.f32ToF16(w, &f16, N * K)
+        func product(_ p: PackedWeights) -> [Float] {
+            var y = [Float](repeating: 0, count: M * N)
+            Matmul.packed(x: x, rows: M, weight: p, y: &y)
+            return y
+        }
+        func packed(_ values: [Float], _ e: PackedWeights.Element) -> PackedWeights {
+            values.withUnsafeBufferPointer { PackedWeights(rowMajor: $0.baseAddress!, rows: N, cols: K, element: e) }
+        }
+        let bf16Values = Self.bf16Rounded(w), f16Values = Self.f16Rounded(w)
+        let fromBF16 = bf16.withUnsafeBufferPointer { PackedWeights(bf16RowMajor: $0.baseAddress!, rows: N, cols: K) }
+        let fromF16 = f16.withUnsafeBufferPointer { PackedWeights(f16RowMajor: $0.baseAddress!, rows: N, cols: K) }
+        let bf16Wide = bf16.withUnsafeBufferPointer {
+            PackedWeights(bf16RowMajor: $0.baseAddress!, rows: N, cols: K, element: .f32)
+        }
+        let f16Wide = f16.withUnsafeBufferPointer {
+            PackedWeights(f16RowMajor: $0.baseAddress!, rows: N, cols: K, element: .f32)
+        }
+        #expect(fromBF16.element == .bf16 && fromF16.element == .f16 && bf16Wide.element == .f32)
+        #expect(product(fromBF16) == product(packed(w, .bf16)))
+        #expect(product(fromF16) == product(packed(w, .f16)))
+        #expect(product(fromBF16) == product(packed(bf16Values, .f32)))
+        #expect(product(bf16Wide) == product(packed(bf16Values, .f32)))
+        #expect(product(fromF16) == product(packed(f16Values, .f32)))
+        #expect(product(f16Wide) == product(packed(f16Values, .f32)))
+    }
+
+    /// Every row's result is the one it gets alone (batch invariance), whatever the row count (each count cuts the
+    /// rows into different tiles: 1-row, 2-row and 5/6-row slivers, several M-blocks) and wherever the row sits.
+    @Test(arguments: [PackedWeights.Element.f32, .bf16, .f16])
+    func rowsAreBatchInvariant(element: PackedWeights.Element) {
+        let K = 700, N = 91, maxRows = 293
         var r = TestRandom(seed: 7)
-        let x = r.floats(33 * K), w = r.floats(N * K)
-        let packed = w.withUnsafeBufferPointer { PackedWeights(rowMajor: $0.baseAddress!, rows: N, cols: K) }
-        var alone = [Float](repeating: 0, count: N)
-        Matmul.packed(x: x, rows: 1, weight: packed, y: &alone)
-        for M in [2, 8, 17, 33] {
+        let x = r.floats(maxRows * K), w = r.floats(N * K)
+        let packed = w.withUnsafeBufferPointer {
+            PackedWeights(rowMajor: $0.baseAddress!, rows: N, cols: K, element: element)
+        }
+        var alone = [Float](repeating: 0, count: maxRows * N)
+        for m in 0..<maxRows {
+            x.withUnsafeBufferPointer { xs in
+                alone.withUnsafeMutableBufferPointer { ys in
+                    Matmul.packed(x: xs.baseAddress! + m * K, rows: 1, weight: packed, y: ys.baseAddress! + m * N)
+                }
+            }
+        }
+        for M in Array(2...40) + [143, 144, 145, 150, 293] {
             var all = [Float](repeating: 0, count: M * N)
             Matmul.packed(x: x, rows: M, weight: packed, y: &all)
-            #expect(Array(all[0..<N]) == alone, "row 0 changed with \(M) rows in the call")
+            #expect(all == Array(alone[0..<(M * N)]), "\(element): a row changed with \(M) rows in the call")
+        }
+    }
+
+    /// Splitting the output panels between threads at any point gives the same bits as one call.
+    @Test(arguments: [PackedWeights.Element.f32, .bf16, .f16])
+    func panelSplitsAreInvariant(element: PackedWeights.Element) {
+        let K = 300, N = 16 * 9 + 5
+        var r = TestRandom(seed: 11)
+        let w = r.floats(N * K)
+        let packed = w.withUnsafeBufferPointer {
+            PackedWeights(rowMajor: $0.baseAddress!, rows: N, cols: K, element: element)
+        }
+        let panels = Matmul.panels(outputs: N)
+        for M in [1, 2, 3, 4, 7, 8, 9, 13, 16] {
+            let x = r.floats(M * K)
+            var whole = [Float](repeating: 0, count: M * N)
+            Matmul.packed(x: x, rows: M, weight: packed, y: &whole, panels: 0..<panels)
+            for cut in 1..<panels {
+                var split = [Float](repeating: 0, count: M * N)
+                Matmul.packed(x: x, rows: M, weight: packed, y: &split, panels: 0..<cut)
+                Matmul.packed(x: x, rows: M, weight: packed, y: &split, panels: cut..<panels)
+                #expect(split == whole, "\(element) M=\(M): split at panel \(cut) differs")
+            }
         }
     }
 

@@ -333,13 +333,14 @@ enum ConfigVariant: String, CaseIterable, Sendable {
         }
     }
 
-    /// Tied embeddings share one buffer rather than loading a copy.
+    /// Tied embeddings: the LM head is packed from the embedding.
     @Test func tiedHeadIsTheEmbedding() throws {
         let dir = try Fixtures.temporaryDirectory("variant-tied")
         defer { try? FileManager.default.removeItem(at: dir) }
         try ModelBuilder.write(ConfigVariant.tiedEmbeddings.spec, to: dir)
         let w = try LoadedModel(directory: dir).transformer.weights
-        #expect(w.lmHead === w.embedding)
+        #expect(w.lmHeadIsTied)
+        #expect(w.lmHead.outputs == w.config.vocabSize && w.lmHead.inputs == w.config.hiddenSize)
     }
 
     /// Greedy generation follows the reference's argmax token by token.

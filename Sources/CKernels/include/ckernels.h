@@ -36,6 +36,8 @@ void lk_pack_f32(const float *w, size_t N, size_t K, float *dst, size_t p0, size
 void lk_pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1);
 /// The same from row-major f32 w [N, K], rounding to nearest even (NaN stays NaN).
 void lk_pack_bf16_from_f32(const float *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1);
+/// Packed f16 (IEEE half): the same blocks, columns in order inside a k-row. From row-major f16 w [N, K].
+void lk_pack_f16(const uint16_t *w, size_t N, size_t K, uint16_t *dst, size_t p0, size_t p1);
 
 /// w: packed f32 (lk_pack_f32) for N x K.
 void lk_gemm_packed_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,
@@ -43,13 +45,16 @@ void lk_gemm_packed_f32(const float *x, size_t ldx, size_t M, size_t K, const fl
 /// w: packed bf16 (lk_pack_bf16*) for N x K; widened to f32 in registers, f32 FMA.
 void lk_gemm_packed_bf16(const float *x, size_t ldx, size_t M, size_t K, const uint16_t *w, size_t N, size_t p0,
                          size_t p1, float *y, size_t ldy, float beta);
+/// w: packed f16 (lk_pack_f16) for N x K; widened to f32 in registers (F16C, exact), f32 FMA.
+void lk_gemm_packed_f16(const float *x, size_t ldx, size_t M, size_t K, const uint16_t *w, size_t N, size_t p0,
+                        size_t p1, float *y, size_t ldy, float beta);
 /// w: row-major f32 [N, K] (HF [out, in]); panels are packed on the fly. Bit-identical to lk_gemm_packed_f32 on
 /// the same weights.
 void lk_gemm_rowmajor_f32(const float *x, size_t ldx, size_t M, size_t K, const float *w, size_t N, size_t p0,
                           size_t p1, float *y, size_t ldy, float beta);
 
-/// The portable body of the three above (kind 0 = packed f32, 1 = packed bf16, 2 = row-major f32), whatever the
-/// CPU: for tests, which check it is bit-identical to the SIMD body.
+/// The portable body of the four above (kind 0 = packed f32, 1 = packed bf16, 2 = row-major f32, 3 = packed f16),
+/// whatever the CPU: for tests, which check it is bit-identical to the SIMD body.
 void lk_gemm_scalar(int kind, const float *x, size_t ldx, size_t M, size_t K, const void *w, size_t N, size_t p0,
                     size_t p1, float *y, size_t ldy, float beta);
 
