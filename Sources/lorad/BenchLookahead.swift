@@ -63,11 +63,15 @@ func benchLookahead(_ args: [String]) throws {
             var extraRows = 0.0
             var ratios: [Double] = [], cpuRatios: [Double] = []
             for r in 0..<repeats {
-                log("batch \(batch), \(kind) prompts, run \(r + 1)/\(repeats): plain, then lookahead \(mode)")
-                let p = try runBatches(engine, prompts, bindings, .off, newTokens, batch: batch)
+                // Alternate which goes first, so a trend in the machine's load does not favour either.
+                let plainFirst = r % 2 == 0
+                log("batch \(batch), \(kind) prompts, run \(r + 1)/\(repeats): " +
+                    (plainFirst ? "plain, then lookahead \(mode)" : "lookahead \(mode), then plain"))
+                let early = plainFirst ? try runBatches(engine, prompts, bindings, .off, newTokens, batch: batch) : nil
                 let before = engine.statistics
                 let l = try runBatches(engine, prompts, bindings, mode, newTokens, batch: batch)
                 let after = engine.statistics
+                let p = try early ?? runBatches(engine, prompts, bindings, .off, newTokens, batch: batch)
                 extraRows = Double(after.lookaheadRows - before.lookaheadRows) / Double(max(1, l.steps.reduce(0, +)))
                 // Adjacent runs see about the same load from whatever else shares the machine.
                 ratios.append(l.rate / p.rate)
