@@ -217,7 +217,7 @@ final class SQLiteConnection {
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
-        let mode = try query("PRAGMA journal_mode = WAL").first.map { try $0.string("journal_mode") }
+        let mode = try switchToWAL(timeoutMilliseconds: busyTimeoutMilliseconds)
         guard mode?.lowercased() == "wal" else {
             throw SQLiteError(code: SQLITE_ERROR, extendedCode: SQLITE_ERROR,
                               message: "\(path): cannot switch to WAL (journal_mode is \(mode ?? "unknown"))")
@@ -226,6 +226,25 @@ final class SQLiteConnection {
     }
 
     deinit { close() }
+
+    /// Sets WAL mode and returns the journal mode SQLite reports. Changing the journal mode answers SQLITE_BUSY at
+    /// once, without the busy handler, while another connection holds a lock on a new database (several
+    /// registries opening one data directory together), so this retries with backoff until the busy timeout.
+    private func switchToWAL(timeoutMilliseconds: Int32) throws -> String? {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(timeoutMilliseconds, 0)) * 1_000_000
+        var pause: UInt32 = 1_000
+        while true {
+            do {
+                // Reading the mode takes no lock; a database that is already WAL needs no change.
+                if let current = try query("PRAGMA journal_mode").first.map({ try $0.string("journal_mode") }),
+                   current.lowercased() == "wal" { return current }
+                return try query("PRAGMA journal_mode = WAL").first.map { try $0.string("journal_mode") }
+            } catch let e as SQLiteError where e.isBusy && DispatchTime.now().uptimeNanoseconds < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+            }
+        }
+    }
 
     /// Finalizes every statement and closes the connection; later calls throw.
     func close() {

@@ -66,9 +66,10 @@ public struct StepCostModel: Sendable {
         var best: [Int: Double] = warm > 0.05 ? [1: warm] : [:]
         for pass in 0..<5 {
             for rows in order where pass > 0 || best[rows] == nil {
-                // Guess from this count, else the nearest measured count below (memory-bound: not much dearer).
+                // Guess from this count, else the nearest measured count below (a memory-bound model's passes cost
+                // about the same up to its knee; past it the limit may be overrun by one pass).
                 let below = best.filter { $0.key < rows }.max { $0.key < $1.key }?.value ?? warm
-                if !best.isEmpty && elapsed() + (best[rows] ?? 1.5 * below) > timeLimit { continue }
+                if !best.isEmpty && elapsed() + (best[rows] ?? below) > timeLimit { continue }
                 let t = try time(rows)
                 best[rows] = min(best[rows] ?? t, t)
             }
