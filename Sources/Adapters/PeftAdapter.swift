@@ -3,20 +3,40 @@ import Kernels
 import Model
 import Safetensors
 
-/// A PEFT LoRA adapter loaded for one base model: validated against its shapes, weights widened to F32 and laid
-/// out as the SGMV kernel reads them (A: [rank, input], B: [output, rank] per targeted projection and layer).
-public final class PeftAdapter: Sendable {
+/// A PEFT LoRA adapter's files, checked against one base model but not yet read: for each targeted projection of
+/// each layer, the tensors that hold its A and B, its rank and its scale. Reading them is a separate step, so the
+/// weights go in one pass from the page cache to where they are used: `PeftAdapter` widens them to F32 on the heap,
+/// `PooledAdapter` straight into pages of the memory pool. Values are checked finite as they are widened.
+public final class PeftAdapterFiles: Sendable {
+    /// One targeted projection of one layer.
+    public struct Module: Sendable {
+        public let layer: Int
+        public let projection: Projection
+        public let rank: Int
+        /// alpha/r, or alpha/sqrt(r) for rsLoRA.
+        public let scale: Float
+        let a: TensorInfo
+        let b: TensorInfo
+
+        /// `model.layers.N.parent.module`, as error messages name it.
+        public var path: String { "model.layers.\(layer).\(projection.parentModule).\(projection.moduleName)" }
+    }
+
     public let name: String
     public let config: PeftConfig
+    /// In (layer, projection) order.
+    public let modules: [Module]
     /// Targeted projections, in Projection order.
     public let targets: [Projection]
     /// Largest rank over the adapter's modules.
     public let rank: Int
-    public let weights: LoRAWeights
-    /// Bytes of LoRA weights held (F32).
-    public let byteCount: Int
+    /// Bytes the LoRA weights take once widened to F32.
+    public let widenedByteCount: Int
+    let modelConfig: ModelConfig
+    private let file: SafetensorsFile
 
-    /// Loads `directory` (adapter_config.json + adapter_model.safetensors) for a base model of `model`.
+    /// Opens `directory` (adapter_config.json + adapter_model.safetensors) for a base model of `model` and starts
+    /// the kernel reading the weights.
     public convenience init(directory: URL, name: String? = nil, model: ModelConfig) throws {
         let name = name ?? directory.lastPathComponent
         let fm = FileManager.default
@@ -40,6 +60,8 @@ public final class PeftAdapter: Sendable {
         do { file = try SafetensorsFile(url: weightsURL) } catch let e as SafetensorsError {
             throw AdapterError("adapter \"\(name)\": \(e.description)")
         }
+        // Every tensor is read once, in file order: let the reads run ahead instead of one page fault at a time.
+        file.willReadAll()
         try self.init(name: name, config: config, file: file, model: model)
     }
 
@@ -47,12 +69,14 @@ public final class PeftAdapter: Sendable {
         func fail(_ message: String) -> AdapterError { AdapterError("adapter \"\(name)\": \(message)") }
         self.name = name
         self.config = config
+        self.file = file
+        self.modelConfig = model
 
         // Group the tensors by (layer, projection).
         struct Found { var a: TensorInfo?; var b: TensorInfo? }
         var found: [Int: [Projection: Found]] = [:]
         for key in file.names {
-            guard let parsed = Self.parseKey(key) else {
+            guard let parsed = PeftAdapter.parseKey(key) else {
                 if key.contains("lora_magnitude_vector") { throw fail("DoRA weights (\(key)) are not supported") }
                 if key.contains("lora_embedding") { throw fail("LoRA on embeddings (\(key)) is not supported") }
                 throw fail("unexpected tensor \"\(key)\" (lorad serves LoRA on q/k/v/o/gate/up/down_proj of decoder layers)")
@@ -82,14 +106,13 @@ public final class PeftAdapter: Sendable {
         }
         guard !found.isEmpty else { throw fail("adapter_model.safetensors holds no LoRA weights") }
 
-        var pairs = [[LoRAPair?]](repeating: [LoRAPair?](repeating: nil, count: Projection.allCases.count),
-                                  count: model.layerCount)
-        var buffers: [AlignedBuffer<Float>] = []
+        var modules: [Module] = []
         var targets = Set<Projection>()
         var maxRank = 0
         var bytes = 0
-        for (layer, projections) in found {
-            for (projection, entry) in projections {
+        for layer in found.keys.sorted() {
+            for projection in Projection.allCases {
+                guard let entry = found[layer]?[projection] else { continue }
                 let module = "model.layers.\(layer).\(projection.parentModule).\(projection.moduleName)"
                 guard let a = entry.a, let b = entry.b else {
                     throw fail("\(module) has lora_\(entry.a == nil ? "B" : "A") but not lora_\(entry.a == nil ? "A" : "B")")
@@ -105,40 +128,127 @@ public final class PeftAdapter: Sendable {
                 }
                 guard b.shape[1] == r else { throw fail("\(module) lora_B has rank \(b.shape[1]), lora_A has \(r)") }
                 guard a.shape[1] == input else {
-                    throw fail("expects \(Self.sizeName(projection, input: true)) \(a.shape[1]) for \(projection.moduleName), the base model has \(input)")
+                    throw fail("expects \(PeftAdapter.sizeName(projection, input: true)) \(a.shape[1]) for \(projection.moduleName), the base model has \(input)")
                 }
                 guard b.shape[0] == output else {
-                    throw fail("expects \(Self.sizeName(projection, input: false)) \(b.shape[0]) for \(projection.moduleName), the base model has \(output)")
+                    throw fail("expects \(PeftAdapter.sizeName(projection, input: false)) \(b.shape[0]) for \(projection.moduleName), the base model has \(output)")
                 }
-                let aBuf = AlignedBuffer<Float>(count: r * input, zeroed: false)
-                let bBuf = AlignedBuffer<Float>(count: output * r, zeroed: false)
-                do {
-                    try TensorStore.widen(file.rawBytes(a), dtype: a.dtype, count: r * input, into: aBuf.pointer, name: a.name)
-                    try TensorStore.widen(file.rawBytes(b), dtype: b.dtype, count: output * r, into: bBuf.pointer, name: b.name)
-                } catch let e as SafetensorsError { throw fail(e.description) }
-                for v in UnsafeBufferPointer(start: aBuf.pointer, count: aBuf.count) where !v.isFinite {
-                    throw fail("\(module) lora_A holds a non-finite value")
-                }
-                for v in UnsafeBufferPointer(start: bBuf.pointer, count: bBuf.count) where !v.isFinite {
-                    throw fail("\(module) lora_B holds a non-finite value")
-                }
-                buffers.append(aBuf)
-                buffers.append(bBuf)
                 let scale = config.useRslora ? alpha / Double(r).squareRoot() : alpha / Double(r)
-                pairs[layer][projection.rawValue] = LoRAPair(
-                    pieces: [LoRAPiece(a: aBuf.pointer, b: bBuf.pointer, rank: r)], scale: Float(scale))
+                modules.append(Module(layer: layer, projection: projection, rank: r, scale: Float(scale), a: a, b: b))
                 targets.insert(projection)
                 maxRank = max(maxRank, r)
-                bytes += aBuf.byteCount + bBuf.byteCount
+                bytes += (input + output) * r * 4
             }
         }
+        self.modules = modules
         self.targets = targets.sorted { $0.rawValue < $1.rawValue }
         self.rank = maxRank
-        self.byteCount = bytes
-        self.weights = LoRAWeights(pairs: pairs, owner: buffers)
+        self.widenedByteCount = bytes
     }
 
-    private static func sizeName(_ p: Projection, input: Bool) -> String {
+    /// Widens rank rows `rows` of `module`: A's rows into `a` as [k, input] and the matching columns of B into `b`
+    /// as [output, k] (k = rows.count). Throws if a value is not finite.
+    public func widen(_ module: Module, rows: Range<Int>, a: UnsafeMutablePointer<Float>,
+                      b: UnsafeMutablePointer<Float>) throws {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= module.rank)
+        let (input, output) = module.projection.shape(modelConfig)
+        let k = rows.count, r = module.rank
+        let aBytes = file.rawBytes(module.a), bBytes = file.rawBytes(module.b)
+        let es = module.a.dtype.byteSize
+        Self.widenRun(aBytes.baseAddress! + rows.lowerBound * input * es, dtype: module.a.dtype, count: k * input, into: a)
+        let bes = module.b.dtype.byteSize
+        if k == r {
+            Self.widenRun(bBytes.baseAddress!, dtype: module.b.dtype, count: output * r, into: b)
+        } else {
+            for o in 0..<output {
+                Self.widenRun(bBytes.baseAddress! + (o * r + rows.lowerBound) * bes, dtype: module.b.dtype, count: k,
+                              into: b + o * k)
+            }
+        }
+        guard Self.allFinite(a, k * input) else {
+            throw AdapterError("adapter \"\(name)\": \(module.path) lora_A holds a non-finite value")
+        }
+        guard Self.allFinite(b, output * k) else {
+            throw AdapterError("adapter \"\(name)\": \(module.path) lora_B holds a non-finite value")
+        }
+    }
+
+    /// `count` F32/BF16/F16 values at `raw` (any alignment) as F32.
+    private static func widenRun(_ raw: UnsafeRawPointer, dtype: DType, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        if dtype == .f32 {
+            memcpy(dst, raw, count * 4)
+            return
+        }
+        func convert(_ h: UnsafePointer<UInt16>) {
+            if dtype == .bf16 { Convert.bf16ToF32(h, dst, count) } else { Convert.f16ToF32(h, dst, count) }
+        }
+        if Int(bitPattern: raw) % 2 == 0 {
+            convert(raw.assumingMemoryBound(to: UInt16.self))
+        } else {
+            // Data sections need not be 2-byte aligned in the mapping: through an aligned copy.
+            var tmp = [UInt16](repeating: 0, count: count)
+            tmp.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, raw, count * 2) }
+            tmp.withUnsafeBufferPointer { convert($0.baseAddress!) }
+        }
+    }
+
+    private static func allFinite(_ p: UnsafePointer<Float>, _ n: Int) -> Bool {
+        // On the bits, so the loop vectorises: an all-ones exponent (infinity or NaN) carries into bit 31 when
+        // 2^23 is added to it; no finite exponent does.
+        let bits = UnsafeRawPointer(p).assumingMemoryBound(to: UInt32.self)
+        var carry: UInt32 = 0
+        for i in 0..<n { carry |= (bits[i] & 0x7f80_0000) &+ 0x0080_0000 }
+        return carry & 0x8000_0000 == 0
+    }
+}
+
+/// A PEFT LoRA adapter loaded for one base model: validated against its shapes, weights widened to F32 and laid
+/// out as the SGMV kernel reads them (A: [rank, input], B: [output, rank] per targeted projection and layer).
+public final class PeftAdapter: Sendable {
+    public let name: String
+    public let config: PeftConfig
+    /// Targeted projections, in Projection order.
+    public let targets: [Projection]
+    /// Largest rank over the adapter's modules.
+    public let rank: Int
+    public let weights: LoRAWeights
+    /// Bytes of LoRA weights held (F32).
+    public let byteCount: Int
+
+    /// Loads `directory` (adapter_config.json + adapter_model.safetensors) for a base model of `model`.
+    public convenience init(directory: URL, name: String? = nil, model: ModelConfig) throws {
+        try self.init(try PeftAdapterFiles(directory: directory, name: name, model: model))
+    }
+
+    public convenience init(name: String, config: PeftConfig, file: SafetensorsFile, model: ModelConfig) throws {
+        try self.init(try PeftAdapterFiles(name: name, config: config, file: file, model: model))
+    }
+
+    /// Reads `files` onto the heap.
+    public init(_ files: PeftAdapterFiles) throws {
+        name = files.name
+        config = files.config
+        var pairs = [[LoRAPair?]](repeating: [LoRAPair?](repeating: nil, count: Projection.allCases.count),
+                                  count: files.modelConfig.layerCount)
+        var buffers: [AlignedBuffer<Float>] = []
+        for m in files.modules {
+            let (input, output) = m.projection.shape(files.modelConfig)
+            let aBuf = AlignedBuffer<Float>(count: m.rank * input, zeroed: false)
+            let bBuf = AlignedBuffer<Float>(count: output * m.rank, zeroed: false)
+            try files.widen(m, rows: 0..<m.rank, a: aBuf.pointer, b: bBuf.pointer)
+            buffers.append(aBuf)
+            buffers.append(bBuf)
+            pairs[m.layer][m.projection.rawValue] = LoRAPair(
+                pieces: [LoRAPiece(a: aBuf.pointer, b: bBuf.pointer, rank: m.rank)], scale: m.scale)
+        }
+        targets = files.targets
+        rank = files.rank
+        byteCount = files.widenedByteCount
+        weights = LoRAWeights(pairs: pairs, owner: buffers)
+    }
+
+    static func sizeName(_ p: Projection, input: Bool) -> String {
         switch (p, input) {
         case (.q, true), (.k, true), (.v, true), (.gate, true), (.up, true), (.o, false), (.down, false):
             return "hidden size"

@@ -32,42 +32,41 @@ public final class PooledAdapter: Sendable {
     }
 
     /// Pages `adapter` needs in `pool`.
-    public static func pagesNeeded(_ adapter: PeftAdapter, pageBytes: Int, config: ModelConfig) throws -> Int {
+    public static func pagesNeeded(_ adapter: PeftAdapterFiles, pageBytes: Int, config: ModelConfig) throws -> Int {
         var cursor = PageCursor(pageBytes: pageBytes)
-        try layout(adapter, config: config) { _, _, _, rows, rowBytes in
-            var left = rows
+        for m in adapter.modules {
+            let rowBytes = rowBytes(m, config: config)
+            var left = m.rank
             while left > 0 { left -= try cursor.take(left, rowBytes: rowBytes, adapter: adapter.name).rows }
         }
         return cursor.pagesUsed
     }
 
-    /// Copies `adapter` into pages of `pool` (all-or-nothing).
-    public init(_ adapter: PeftAdapter, pool: PagePool, config: ModelConfig) throws {
+    /// Reads `adapter`'s weights straight into pages of `pool` (all-or-nothing): widened from the file into the
+    /// pages, with no copy on the heap in between.
+    public init(_ adapter: PeftAdapterFiles, pool: PagePool, config: ModelConfig) throws {
         let needed = try Self.pagesNeeded(adapter, pageBytes: pool.pageBytes, config: config)
         guard let pages = pool.allocate(needed, for: .adapter) else {
             throw Failure.poolFull(needed: needed, free: pool.freePages)
         }
-        let lease = Lease(pool: pool, pages: pages)
+        let lease = Lease(pool: pool, pages: pages)   // returns the pages if anything below throws
         var cursor = PageCursor(pageBytes: pool.pageBytes)
-        var pairs = adapter.weights.pairs.map { $0.map { _ in LoRAPair?.none } }
-        try Self.layout(adapter, config: config) { layer, projection, pair, rows, rowBytes in
-            let (input, output) = projection.shape(config)
-            let src = pair.pieces[0]   // a loaded adapter holds each pair in one piece
+        var pairs = [[LoRAPair?]](repeating: [LoRAPair?](repeating: nil, count: Projection.allCases.count),
+                                  count: config.layerCount)
+        for m in adapter.modules {
+            let (input, _) = m.projection.shape(config)
             var pieces: [LoRAPiece] = []
             var r0 = 0
-            while r0 < rows {
-                let (k, page, offset) = try cursor.take(rows - r0, rowBytes: rowBytes, adapter: adapter.name)
-                let base = (pool.pointer(pages[page]) + offset).assumingMemoryBound(to: Float.self)
-                let a = base                     // [k, input]
-                let b = base + k * input         // [output, k]
-                memcpy(a, src.a + r0 * input, k * input * 4)
-                for o in 0..<output {
-                    memcpy(b + o * k, src.b + o * pair.rank + r0, k * 4)
-                }
+            while r0 < m.rank {
+                let (k, page, offset) = try cursor.take(m.rank - r0, rowBytes: Self.rowBytes(m, config: config),
+                                                        adapter: adapter.name)
+                let a = (pool.pointer(pages[page]) + offset).assumingMemoryBound(to: Float.self)   // [k, input]
+                let b = a + k * input                                                               // [output, k]
+                try adapter.widen(m, rows: r0..<(r0 + k), a: a, b: b)
                 pieces.append(LoRAPiece(a: a, b: b, rank: k))
                 r0 += k
             }
-            pairs[layer][projection.rawValue] = LoRAPair(pieces: pieces, scale: pair.scale)
+            pairs[m.layer][m.projection.rawValue] = LoRAPair(pieces: pieces, scale: m.scale)
         }
         name = adapter.name
         pageCount = needed
@@ -75,16 +74,10 @@ public final class PooledAdapter: Sendable {
         weights = LoRAWeights(pairs: pairs, owner: lease)
     }
 
-    /// Visits every pair in a fixed order: (layer, projection, pair, rank rows, bytes per rank row).
-    private static func layout(_ adapter: PeftAdapter, config: ModelConfig,
-                               _ body: (Int, Projection, LoRAPair, Int, Int) throws -> Void) throws {
-        for (layer, row) in adapter.weights.pairs.enumerated() {
-            for projection in Projection.allCases {
-                guard let pair = row[projection.rawValue] else { continue }
-                let (input, output) = projection.shape(config)
-                try body(layer, projection, pair, pair.rank, (input + output) * 4)
-            }
-        }
+    /// Bytes of one rank row of a module: its A row and its B column.
+    private static func rowBytes(_ m: PeftAdapterFiles.Module, config: ModelConfig) -> Int {
+        let (input, output) = m.projection.shape(config)
+        return (input + output) * 4
     }
 
     /// Packs runs of rank rows into pages, in order; 64-byte aligned pieces.

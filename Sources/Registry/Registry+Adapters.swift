@@ -218,6 +218,19 @@ extension Registry {
     /// Before loading, the store directory's sizes are checked, and its files are rehashed if their stat stamp
     /// changed since their last successful hash (so loads stay cheap and edits to stored files are caught).
     public func loadAdapter(_ record: AdapterRecord) throws -> PeftAdapter {
+        let files = try loadAdapterFiles(record)
+        do {
+            return try PeftAdapter(files)
+        } catch {
+            let reason = "its stored files do not load: \(error)"
+            try markBroken(sha: record.sha256, reason: reason)
+            throw RegistryError(.broken, "adapter \"\(record.name)\" is broken: \(reason)")
+        }
+    }
+
+    /// `loadAdapter` up to reading the weights: the stored files checked and opened, for the caller to read where
+    /// it wants them (the memory pool reads them straight into its pages).
+    public func loadAdapterFiles(_ record: AdapterRecord) throws -> PeftAdapterFiles {
         let (found, recorded) = try withDatabase { db in
             (try Self.adapter(named: record.name, in: db), try Self.recordedStamp(record.sha256, in: db))
         }
@@ -236,7 +249,7 @@ extension Registry {
             try withDatabase { db in try Self.saveStamp(stamp, for: current.sha256, in: db) }
         }
         do {
-            return try PeftAdapter(directory: storeDirectory(for: current), name: current.name, model: modelConfig)
+            return try PeftAdapterFiles(directory: storeDirectory(for: current), name: current.name, model: modelConfig)
         } catch {
             let reason = "its stored files do not load: \(error)"
             try markBroken(sha: current.sha256, reason: reason)

@@ -67,6 +67,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), mappedLength) }
     }
 
+    /// Asks the kernel to start reading the whole data section now (`MADV_WILLNEED`), for callers that will touch
+    /// every tensor once: the reads then run ahead of the widening instead of one page fault at a time.
+    public func willReadAll() {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = dataStart / page * page
+        guard mappedLength > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), mappedLength - start, MADV_WILLNEED)
+    }
+
     /// Raw bytes of a tensor, valid while this file object lives.
     public func rawBytes(_ info: TensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base! + dataStart + info.dataOffsets.lowerBound, count: info.dataOffsets.count)

@@ -76,7 +76,7 @@ public final class AdapterResidency: Sendable {
     }
 
     /// `acquire` by content key, loading with `load` when the adapter is not resident.
-    public func acquire(key: String, load: () throws -> PeftAdapter) throws -> PooledAdapter {
+    public func acquire(key: String, load: () throws -> PeftAdapterFiles) throws -> PooledAdapter {
         try resident(key: key, countUse: true, load: load)
     }
 
@@ -95,16 +95,16 @@ public final class AdapterResidency: Sendable {
     }
 
     /// `load` by content key (benchmarks).
-    public func load(key: String, load: () throws -> PeftAdapter) throws {
+    public func load(key: String, load: () throws -> PeftAdapterFiles) throws {
         _ = try resident(key: key, countUse: false, load: load)
     }
 
-    private func loadFromRegistry(_ record: AdapterRecord) throws -> PeftAdapter {
+    private func loadFromRegistry(_ record: AdapterRecord) throws -> PeftAdapterFiles {
         guard let registry else { throw RegistryError(.notFound, "no registry to load adapter \"\(record.name)\" from") }
-        return try registry.loadAdapter(record)
+        return try registry.loadAdapterFiles(record)
     }
 
-    private func resident(key: String, countUse: Bool, load: () throws -> PeftAdapter) throws -> PooledAdapter {
+    private func resident(key: String, countUse: Bool, load: () throws -> PeftAdapterFiles) throws -> PooledAdapter {
         let lock = loadLocks.withLock { l -> NSLock in
             if let existing = l[key] { return existing }
             let made = NSLock()
@@ -145,7 +145,7 @@ public final class AdapterResidency: Sendable {
     }
 
     /// Copies a loaded adapter into pool pages, evicting idle adapters while the pool is short.
-    private func page(_ adapter: PeftAdapter) throws -> PooledAdapter {
+    private func page(_ adapter: PeftAdapterFiles) throws -> PooledAdapter {
         let config = modelConfig
         let needed = try Self.pages(adapter, pool: pool, config: config)
         guard needed <= pool.pageCount else {
@@ -164,7 +164,7 @@ public final class AdapterResidency: Sendable {
         }
     }
 
-    private static func pages(_ adapter: PeftAdapter, pool: PagePool, config: ModelConfig) throws -> Int {
+    private static func pages(_ adapter: PeftAdapterFiles, pool: PagePool, config: ModelConfig) throws -> Int {
         do { return try PooledAdapter.pagesNeeded(adapter, pageBytes: pool.pageBytes, config: config) } catch PooledAdapter.Failure.pageTooSmall(let why) {
             throw RegistryError(.invalid, why)
         }

@@ -32,6 +32,11 @@ func benchServe(_ args: [String]) throws {
     let engine = Engine(model: model, tokenizer: nil, configuration: config)
     defer { engine.shutdown() }
 
+    // Warm-up outside the timings: the engine measures its step cost when it starts (for `auto` lookahead), and
+    // first-touch page faults of the KV pool and the adapters belong to no concurrency level.
+    log("warm-up")
+    _ = try runClients(engine: engine, model: model, adapters: adapters, clients: 1, perClient: 1,
+                       promptTokens: promptTokens, newTokens: 2)
     var results: [[String: Any]] = []
     for c in levels {
         log("concurrency \(c): \(c * perClient) requests of \(promptTokens) prompt + \(newTokens) new tokens over \(adapters.count) adapters")

@@ -1,0 +1,76 @@
+import Adapters
+import Foundation
+import Model
+import Safetensors
+import Testing
+import TestSupport
+
+/// Adapters read straight from their files into pool pages hold exactly the weights of the same adapter read onto
+/// the heap, however the pages cut their rank rows; a bad value fails the read and gives every page back.
+@Suite struct PooledAdapterTests {
+    static let config = InvalidAdapterTests.config
+
+    /// A pair's A rows [rank, input] and B [output, rank], gathered from its pieces.
+    static func gather(_ pair: LoRAPair, input: Int, output: Int) -> (a: [Float], b: [Float]) {
+        var a: [Float] = [], b = [Float](repeating: .nan, count: output * pair.rank)
+        var r0 = 0
+        for piece in pair.pieces {
+            a += UnsafeBufferPointer(start: piece.a, count: piece.rank * input)
+            for o in 0..<output {
+                for j in 0..<piece.rank { b[o * pair.rank + r0 + j] = piece.b[o * piece.rank + j] }
+            }
+            r0 += piece.rank
+        }
+        return (a, b)
+    }
+
+    @Test(arguments: ["a0-r4-all", "a2-r16-all-rslora"], [4096, 16 * 1024, 1 << 20])
+    func pagesHoldTheHeapWeights(adapter name: String, pageBytes: Int) throws {
+        let dir = Fixtures.tinyLlama.appendingPathComponent("adapters").appendingPathComponent(name)
+        let heap = try PeftAdapter(directory: dir, model: Self.config)
+        let files = try PeftAdapterFiles(directory: dir, model: Self.config)
+        let pages = try PooledAdapter.pagesNeeded(files, pageBytes: pageBytes, config: Self.config)
+        let pool = PagePool(budgetBytes: (pages + 3) * pageBytes, pageBytes: pageBytes)
+        let pooled = try PooledAdapter(files, pool: pool, config: Self.config)
+        #expect(pooled.pageCount == pages)
+        #expect(pool.freePages == pool.pageCount - pages)
+        var split = false
+        for layer in 0..<Self.config.layerCount {
+            for projection in Projection.allCases {
+                let want = heap.weights.pair(layer: layer, projection)
+                let got = pooled.weights.pair(layer: layer, projection)
+                #expect((want == nil) == (got == nil), "layer \(layer) \(projection)")
+                guard let want, let got else { continue }
+                let (input, output) = projection.shape(Self.config)
+                #expect(got.rank == want.rank && got.scale == want.scale)
+                split = split || got.pieces.count > 1
+                let w = Self.gather(want, input: input, output: output)
+                let g = Self.gather(got, input: input, output: output)
+                #expect(g.a == w.a && g.b == w.b, "layer \(layer) \(projection)")
+            }
+        }
+        // The smallest pages cut pairs into several pieces (that is what the case is for).
+        if pageBytes == 4096 { #expect(split) }
+    }
+
+    @Test func aNonFiniteValueFailsThePagingAndReturnsThePages() throws {
+        let config = try InvalidAdapterTests.fixture().config
+        var tensors = try InvalidAdapterTests.fixture().tensors
+        let last = tensors.count - 1
+        tensors[last].values[tensors[last].values.count - 1] = .infinity   // every page is taken before any is written
+        let dir = try Fixtures.temporaryDirectory("adapter-inf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("adapter_config.json"))
+        try SafetensorsWriter.write(to: dir.appendingPathComponent("adapter_model.safetensors"), tensors: tensors,
+                                    dtype: .bf16)
+        let files = try PeftAdapterFiles(directory: dir, name: "bad", model: Self.config)
+        let pool = PagePool(budgetBytes: 64 * 16 * 1024, pageBytes: 16 * 1024)
+        #expect {
+            _ = try PooledAdapter(files, pool: pool, config: Self.config)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("adapter \"bad\"") && text.contains("non-finite")
+        }
+        #expect(pool.freePages == pool.pageCount)
+    }
+}
