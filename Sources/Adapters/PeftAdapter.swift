@@ -147,22 +147,26 @@ public final class PeftAdapterFiles: Sendable {
     }
 
     /// Widens rank rows `rows` of `module`: A's rows into `a` as [k, input] and the matching columns of B into `b`
-    /// as [output, k] (k = rows.count). Throws if a value is not finite.
+    /// as rows [k, output] (Bᵀ; k = rows.count). Throws if a value is not finite.
     public func widen(_ module: Module, rows: Range<Int>, a: UnsafeMutablePointer<Float>,
                       b: UnsafeMutablePointer<Float>) throws {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= module.rank)
         let (input, output) = module.projection.shape(modelConfig)
         let k = rows.count, r = module.rank
         let aBytes = file.rawBytes(module.a), bBytes = file.rawBytes(module.b)
-        let es = module.a.dtype.byteSize
-        Self.widenRun(aBytes.baseAddress! + rows.lowerBound * input * es, dtype: module.a.dtype, count: k * input, into: a)
-        let bes = module.b.dtype.byteSize
-        if k == r {
-            Self.widenRun(bBytes.baseAddress!, dtype: module.b.dtype, count: output * r, into: b)
-        } else {
-            for o in 0..<output {
-                Self.widenRun(bBytes.baseAddress! + (o * r + rows.lowerBound) * bes, dtype: module.b.dtype, count: k,
-                              into: b + o * k)
+        Self.widenRun(aBytes.baseAddress! + rows.lowerBound * input * module.a.dtype.byteSize, dtype: module.a.dtype,
+                      count: k * input, into: a)
+        // B is [output, r] in the file: widen it a block of rows at a time, then transpose the block's k columns.
+        let bes = module.b.dtype.byteSize, block = 64
+        var tmp = [Float](repeating: 0, count: block * r)
+        tmp.withUnsafeMutableBufferPointer { t in
+            for o0 in stride(from: 0, to: output, by: block) {
+                let n = min(block, output - o0)
+                Self.widenRun(bBytes.baseAddress! + o0 * r * bes, dtype: module.b.dtype, count: n * r, into: t.baseAddress!)
+                for j in 0..<k {
+                    let dst = b + j * output + o0, src = t.baseAddress! + rows.lowerBound + j
+                    for o in 0..<n { dst[o] = src[o * r] }
+                }
             }
         }
         guard Self.allFinite(a, k * input) else {
@@ -204,7 +208,7 @@ public final class PeftAdapterFiles: Sendable {
 }
 
 /// A PEFT LoRA adapter loaded for one base model: validated against its shapes, weights widened to F32 and laid
-/// out as the SGMV kernel reads them (A: [rank, input], B: [output, rank] per targeted projection and layer).
+/// out as the SGMV kernel reads them (A: [rank, input], Bᵀ: [rank, output] per targeted projection and layer).
 public final class PeftAdapter: Sendable {
     public let name: String
     public let config: PeftConfig

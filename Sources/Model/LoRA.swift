@@ -37,12 +37,13 @@ public enum Projection: Int, CaseIterable, Sendable {
     }
 }
 
-/// A run of rank rows of one LoRA pair: A rows [rank, input] and the matching B columns stored as [output, rank].
-/// An adapter's pair is one piece when it sits in one buffer; the memory pool splits it along rank rows.
+/// A run of rank rows of one LoRA pair: A rows [rank, input] and the matching B columns, stored transposed as rows
+/// [rank, output] (so both are read as contiguous streams). An adapter's pair is one piece when it sits in one
+/// buffer; the memory pool splits it along rank rows.
 public struct LoRAPiece: @unchecked Sendable {
     // @unchecked Sendable: points into buffers owned by the adapter (or its pool pages), immutable while in use.
     public let a: UnsafePointer<Float>   // [rank, input]
-    public let b: UnsafePointer<Float>   // [output, rank]
+    public let b: UnsafePointer<Float>   // Bᵀ: [rank, output]
     public let rank: Int
 
     public init(a: UnsafePointer<Float>, b: UnsafePointer<Float>, rank: Int) {
@@ -99,29 +100,41 @@ public struct AdapterSegment: Sendable {
 
 /// The segmented-gather LoRA matmul (Punica's SGMV) for one projection: for each segment,
 /// `Y_seg += scale · (X_seg · Aᵀ) · Bᵀ` at that adapter's true rank, written into Y's columns for the projection.
+///
+/// Row by row, spread over the kernel threads: a decode step's rows mostly each have their own adapter, so there
+/// is no product to batch, and what costs is streaming each adapter's A and Bᵀ once. Per row and rank row j (in
+/// rank order, across pieces): `t_j = scale · dot(x, A_j)`, then `y += t_j · Bᵀ_j`. A row's arithmetic depends only
+/// on the row and its adapter, never on the batch (batch invariance), nor on how the pool cut the pair into pieces.
 enum SGMV {
     /// x: [T, ldx] input rows, y: [T, ldy] output with this projection's columns starting at y,
-    /// shrink: scratch of at least maxRows·maxRank floats.
+    /// shrink: scratch of at least T·maxRank floats (T: rows covered by the segments).
     static func apply(_ segments: [AdapterSegment], layer: Int, projection: Projection,
                       x: UnsafePointer<Float>, ldx: Int, inputFeatures: Int,
                       y: UnsafeMutablePointer<Float>, ldy: Int, outputFeatures: Int,
-                      shrink: UnsafeMutablePointer<Float>) {
+                      shrink: UnsafeMutablePointer<Float>, maxRank: Int) {
+        var work: [(row: Int, pair: LoRAPair, scale: Float)] = []
         for segment in segments {
             guard let pair = segment.weights.pair(layer: layer, projection) else { continue }
-            let n = segment.rows.count
-            guard n > 0 else { continue }
-            let xs = x + segment.rows.lowerBound * ldx
-            let ys = y + segment.rows.lowerBound * ldy
             let s = pair.scale * segment.scale
-            for piece in pair.pieces {
-                // shrink: t [n, rank] = X_seg · Aᵀ
-                Matmul.f32(x: xs, ldx: ldx, rows: n, inner: inputFeatures, weight: piece.a, outputs: piece.rank,
-                           y: shrink)
-                let count = n * piece.rank
-                for i in 0..<count { shrink[i] *= s }
-                // expand: Y_seg += t · Bᵀ   (B: [output, rank])
-                Matmul.f32(x: shrink, rows: n, inner: piece.rank, weight: piece.b, outputs: outputFeatures,
-                           y: ys, ldy: ldy, beta: 1)
+            for row in segment.rows { work.append((row, pair, s)) }
+        }
+        guard !work.isEmpty else { return }
+        let xs = SharedConstPointer(x), ys = SharedPointer(y), ts = SharedPointer(shrink)
+        let items = work
+        // ~2·rank·(input + output) flops per row: a few rows per thread pay for the dispatch.
+        Parallel.forChunks(items.count, minimumPerThread: 2) { range in
+            for i in range {
+                let (row, pair, s) = items[i]
+                let xr = xs.base + row * ldx, yr = ys.base + row * ldy
+                let t = ts.base + i * maxRank
+                for piece in pair.pieces {
+                    for j in 0..<piece.rank {
+                        t[j] = s * Vector.dot(xr, piece.a + j * inputFeatures, inputFeatures)
+                    }
+                    for j in 0..<piece.rank {
+                        Vector.axpy(yr, t[j], piece.b + j * outputFeatures, outputFeatures)
+                    }
+                }
             }
         }
     }

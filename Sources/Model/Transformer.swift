@@ -76,15 +76,15 @@ public final class Transformer: @unchecked Sendable {
         }
         let s = scratchFor(rows: T)
         let segments = batch.segments
-        let shrinkRows = segments.map(\.rows.count).max() ?? 0
-        let shrink = AlignedBuffer<Float>(count: shrinkRows * (segments.map(\.weights.maxRank).max() ?? 0))
+        let maxRank = segments.map(\.weights.maxRank).max() ?? 0
+        let shrink = AlignedBuffer<Float>(count: max(1, segments.reduce(0) { $0 + $1.rows.count } * maxRank))
         /// LoRA deltas of `projection` for every segment: x [T, ldx] -> y [T, ldy] at its columns.
         func lora(_ layer: Int, _ projection: Projection, x: UnsafePointer<Float>, ldx: Int,
                   y: UnsafeMutablePointer<Float>, ldy: Int) {
             guard !segments.isEmpty else { return }
             let (input, output) = projection.shape(config)
             SGMV.apply(segments, layer: layer, projection: projection, x: x, ldx: ldx, inputFeatures: input,
-                       y: y, ldy: ldy, outputFeatures: output, shrink: shrink.pointer)
+                       y: y, ldy: ldy, outputFeatures: output, shrink: shrink.pointer, maxRank: maxRank)
         }
         let h = config.hiddenSize, inter = config.intermediateSize
         let qDim = config.qDim, kvDim = config.kvDim, qkvDim = qDim + 2 * kvDim

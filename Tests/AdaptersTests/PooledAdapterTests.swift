@@ -10,16 +10,12 @@ import TestSupport
 @Suite struct PooledAdapterTests {
     static let config = InvalidAdapterTests.config
 
-    /// A pair's A rows [rank, input] and B [output, rank], gathered from its pieces.
+    /// A pair's A rows [rank, input] and Bᵀ rows [rank, output], gathered from its pieces.
     static func gather(_ pair: LoRAPair, input: Int, output: Int) -> (a: [Float], b: [Float]) {
-        var a: [Float] = [], b = [Float](repeating: .nan, count: output * pair.rank)
-        var r0 = 0
+        var a: [Float] = [], b: [Float] = []
         for piece in pair.pieces {
             a += UnsafeBufferPointer(start: piece.a, count: piece.rank * input)
-            for o in 0..<output {
-                for j in 0..<piece.rank { b[o * pair.rank + r0 + j] = piece.b[o * piece.rank + j] }
-            }
-            r0 += piece.rank
+            b += UnsafeBufferPointer(start: piece.b, count: piece.rank * output)
         }
         return (a, b)
     }
