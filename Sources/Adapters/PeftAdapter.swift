@@ -154,15 +154,15 @@ public final class PeftAdapterFiles: Sendable {
         let (input, output) = module.projection.shape(modelConfig)
         let k = rows.count, r = module.rank
         let aBytes = file.rawBytes(module.a), bBytes = file.rawBytes(module.b)
-        Self.widenRun(aBytes.baseAddress! + rows.lowerBound * input * module.a.dtype.byteSize, dtype: module.a.dtype,
-                      count: k * input, into: a)
+        try Self.widenRun(aBytes.baseAddress! + rows.lowerBound * input * module.a.dtype.byteSize, of: module.a,
+                          count: k * input, into: a)
         // B is [output, r] in the file: widen it a block of rows at a time, then transpose the block's k columns.
         let bes = module.b.dtype.byteSize, block = 64
         var tmp = [Float](repeating: 0, count: block * r)
-        tmp.withUnsafeMutableBufferPointer { t in
+        try tmp.withUnsafeMutableBufferPointer { t in
             for o0 in stride(from: 0, to: output, by: block) {
                 let n = min(block, output - o0)
-                Self.widenRun(bBytes.baseAddress! + o0 * r * bes, dtype: module.b.dtype, count: n * r, into: t.baseAddress!)
+                try Self.widenRun(bBytes.baseAddress! + o0 * r * bes, of: module.b, count: n * r, into: t.baseAddress!)
                 for j in 0..<k {
                     let dst = b + j * output + o0, src = t.baseAddress! + rows.lowerBound + j
                     for o in 0..<n { dst[o] = src[o * r] }
@@ -177,24 +177,11 @@ public final class PeftAdapterFiles: Sendable {
         }
     }
 
-    /// `count` F32/BF16/F16 values at `raw` (any alignment) as F32.
-    private static func widenRun(_ raw: UnsafeRawPointer, dtype: DType, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        guard count > 0 else { return }
-        if dtype == .f32 {
-            memcpy(dst, raw, count * 4)
-            return
-        }
-        func convert(_ h: UnsafePointer<UInt16>) {
-            if dtype == .bf16 { Convert.bf16ToF32(h, dst, count) } else { Convert.f16ToF32(h, dst, count) }
-        }
-        if Int(bitPattern: raw) % 2 == 0 {
-            convert(raw.assumingMemoryBound(to: UInt16.self))
-        } else {
-            // Data sections need not be 2-byte aligned in the mapping: through an aligned copy.
-            var tmp = [UInt16](repeating: 0, count: count)
-            tmp.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, raw, count * 2) }
-            tmp.withUnsafeBufferPointer { convert($0.baseAddress!) }
-        }
+    /// `count` values of `tensor` from `raw` on (any alignment), as F32.
+    private static func widenRun(_ raw: UnsafeRawPointer, of tensor: TensorInfo, count: Int,
+                                 into dst: UnsafeMutablePointer<Float>) throws {
+        try TensorStore.widen(UnsafeRawBufferPointer(start: raw, count: count * tensor.dtype.byteSize),
+                              dtype: tensor.dtype, count: count, into: dst, name: tensor.name)
     }
 
     private static func allFinite(_ p: UnsafePointer<Float>, _ n: Int) -> Bool {

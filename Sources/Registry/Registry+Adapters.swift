@@ -219,13 +219,7 @@ extension Registry {
     /// changed since their last successful hash (so loads stay cheap and edits to stored files are caught).
     public func loadAdapter(_ record: AdapterRecord) throws -> PeftAdapter {
         let files = try loadAdapterFiles(record)
-        do {
-            return try PeftAdapter(files)
-        } catch {
-            let reason = "its stored files do not load: \(error)"
-            try markBroken(sha: record.sha256, reason: reason)
-            throw RegistryError(.broken, "adapter \"\(record.name)\" is broken: \(reason)")
-        }
+        return try markingBrokenOnFailure(record) { try PeftAdapter(files) }
     }
 
     /// `loadAdapter` up to reading the weights: the stored files checked and opened, for the caller to read where
@@ -248,11 +242,18 @@ extension Registry {
         if let stamp = check.verifiedStamp {
             try withDatabase { db in try Self.saveStamp(stamp, for: current.sha256, in: db) }
         }
+        return try markingBrokenOnFailure(current) {
+            try PeftAdapterFiles(directory: storeDirectory(for: current), name: current.name, model: modelConfig)
+        }
+    }
+
+    /// Runs `load` over `record`'s stored files; when it fails, the adapter is marked broken and the error says why.
+    private func markingBrokenOnFailure<T>(_ record: AdapterRecord, _ load: () throws -> T) throws -> T {
         do {
-            return try PeftAdapterFiles(directory: storeDirectory(for: current), name: current.name, model: modelConfig)
+            return try load()
         } catch {
             let reason = "its stored files do not load: \(error)"
-            try markBroken(sha: current.sha256, reason: reason)
+            try markBroken(sha: record.sha256, reason: reason)
             throw RegistryError(.broken, "adapter \"\(record.name)\" is broken: \(reason)")
         }
     }
