@@ -23,13 +23,12 @@ final class ServiceHolder: Sendable {
 }
 
 /// The running daemon: model, engine, registry, API and HTTP server, started in that order and stopped in reverse.
-final class Daemon {
+final class Daemon: Sendable {
     let settings: ServeSettings
     let engine: Engine
     let registry: Registry
     let service: APIService
     let server: HTTPServer
-    private var signalSources: [DispatchSourceSignal] = []
 
     init(_ settings: ServeSettings) throws {
         self.settings = settings
@@ -144,7 +143,7 @@ final class Daemon {
             where_ += " and tcp \(tcp.host):\(port)"
         }
         try server.start()
-        installSignalHandlers()
+        try installSignalHandlers()
         log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads)")
         if activated.isEmpty {
             let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -157,14 +156,16 @@ final class Daemon {
         dispatchMain()
     }
 
-    private func installSignalHandlers() {
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [self] in stop(signal: sig) }
-            source.resume()
-            signalSources.append(source)
-        }
+    /// SIGTERM/SIGINT drain and stop (see ShutdownSignals for why not a dispatch source). A second SIGINT (Ctrl-C
+    /// pressed again) exits at once; a second SIGTERM is only logged (systemd and kubelet send one, then SIGKILL).
+    private func installSignalHandlers() throws {
+        try ShutdownSignals.install([SIGTERM, SIGINT], onFirst: { [self] sig in stop(signal: sig) }, onRepeat: { sig in
+            if sig == SIGINT {
+                log("lorad: SIGINT again: exiting now, requests still running are dropped")
+                exit(130)
+            }
+            log("lorad: SIGTERM again: still draining")
+        })
     }
 
     /// Stops accepting, lets running requests finish (bounded by --drain-seconds), then exits 0.

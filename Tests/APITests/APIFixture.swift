@@ -20,6 +20,17 @@ enum APIFixture {
         try TestDaemon(model: Fixtures.tinyLlama.path, extraArguments: ["--adapter-root", adapterRoot.path] + extra,
                        environment: environment)
     }
+
+    /// Sends a streaming completion of `maxTokens` tokens (EOS ignored) on a new connection and waits for the first
+    /// bytes of the answer: the open socket and those bytes.
+    static func startStream(_ daemon: TestDaemon, maxTokens: Int) throws -> (fd: Int32, first: [UInt8]) {
+        let fd = try daemon.client.connect()
+        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":\#(maxTokens),"ignore_eos":true,"stream":true}"#
+        UnixHTTPClient.write(fd, Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        var first = [UInt8](repeating: 0, count: 512)
+        let n = first.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return (fd, Array(first[0..<max(0, n)]))
+    }
 }
 
 extension UnixHTTPClient.Response {

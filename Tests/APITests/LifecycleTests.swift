@@ -35,19 +35,38 @@ import TestSupport
         #expect(try UnixHTTPClient(path: daemon.socketPath).request("GET", "/health").status == 200)
     }
 
+    /// A SIGTERM sent the moment `ready` is printed stops the daemon (with a dispatch signal source it was
+    /// sometimes lost: the source was armed later, on another thread, and the daemon ran on).
+    @Test func sigtermRightAfterReadyStops() throws {
+        for _ in 0..<3 {
+            let daemon = try APIFixture.makeDaemon()
+            #expect(daemon.stop(timeout: 30) == 0, "\(daemon.log)")
+            #expect(daemon.log.contains("lorad: stopped"))
+        }
+    }
+
+    /// Ctrl-C starts the drain; Ctrl-C again exits at once (status 130) instead of waiting for the request.
+    @Test func secondSigintExitsAtOnce() throws {
+        let daemon = try APIFixture.makeDaemon(["--drain-seconds", "300"])
+        let (fd, first) = try APIFixture.startStream(daemon, maxTokens: 480)
+        defer { close(fd) }
+        #expect(!first.isEmpty)
+        kill(daemon.process.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(30)
+        while !daemon.log.contains("draining") && Date() < deadline { usleep(10_000) }
+        #expect(daemon.log.contains("SIGINT: draining"))
+        #expect(daemon.stop(signal: SIGINT, timeout: 30) == 130, "\(daemon.log)")
+        #expect(daemon.log.contains("SIGINT again: exiting now"))
+    }
+
     @Test func sigtermLetsARunningRequestFinish() throws {
         let daemon = try APIFixture.makeDaemon(["--drain-seconds", "300"])
-        let client = daemon.client
-        let fd = try client.connect()
-        defer { close(fd) }
-        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":300,"ignore_eos":true,"stream":true}"#
-        UnixHTTPClient.write(fd, Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
         // Wait for the first bytes of the stream, then ask the daemon to stop.
-        var first = [UInt8](repeating: 0, count: 512)
-        let n = first.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        #expect(n > 0)
+        let (fd, first) = try APIFixture.startStream(daemon, maxTokens: 300)
+        defer { close(fd) }
+        #expect(!first.isEmpty)
         kill(daemon.process.processIdentifier, SIGTERM)
-        let rest = Array(first[0..<max(0, n)]) + UnixHTTPClient.readAll(fd)
+        let rest = first + UnixHTTPClient.readAll(fd)
         let response = try UnixHTTPClient.parse(rest)
         let events = UnixHTTPClient.events(response.body)
         #expect(events.last == "[DONE]", "\(events.suffix(2))")
@@ -141,14 +160,10 @@ import TestSupport
 @Suite struct DrainTimeoutTests {
     @Test func streamsCutByTheDrainEndWithCancelledAndDone() throws {
         let daemon = try APIFixture.makeDaemon(["--drain-seconds", "0"])
-        let fd = try daemon.client.connect()
+        let (fd, first) = try APIFixture.startStream(daemon, maxTokens: 480)
         defer { close(fd) }
-        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":480,"ignore_eos":true,"stream":true}"#
-        UnixHTTPClient.write(fd, Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
-        var first = [UInt8](repeating: 0, count: 256)
-        let n = first.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         kill(daemon.process.processIdentifier, SIGTERM)
-        let response = try UnixHTTPClient.parse(Array(first[0..<max(0, n)]) + UnixHTTPClient.readAll(fd))
+        let response = try UnixHTTPClient.parse(first + UnixHTTPClient.readAll(fd))
         let events = UnixHTTPClient.events(response.body)
         #expect(events.last == "[DONE]")
         #expect(events.dropLast().last?.contains("\"finish_reason\":\"cancelled\"") == true || events.dropLast().last?.contains("\"length\"") == true)

@@ -71,7 +71,7 @@ import TestSupport
         defer { daemon.stop() }
         let health = try daemon.client.request("GET", "/health")
         #expect(health.status == 200)
-        #expect(daemon.stop() == 0)
+        #expect(daemon.stop() == 0, "\(daemon.log)")
     }
 
     /// CRLF line ends, a byte-order mark, a tab between name and value, quotes and comments: the daemon starts
