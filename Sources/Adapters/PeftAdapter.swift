@@ -5,8 +5,10 @@ import Safetensors
 
 /// A PEFT LoRA adapter's files, checked against one base model but not yet read: for each targeted projection of
 /// each layer, the tensors that hold its A and B, its rank and its scale. Reading them is a separate step, so the
-/// weights go in one pass from the page cache to where they are used: `PeftAdapter` widens them to F32 on the heap,
-/// `PooledAdapter` straight into pages of the memory pool. Values are checked finite as they are widened.
+/// weights go in one pass from the page cache to where they are used: `PeftAdapter` reads them onto the heap,
+/// `PooledAdapter` straight into pages of the memory pool. A module whose A and B are both BF16 (or both F16) stays
+/// in that type: the SGMV kernel widens it exactly in registers, so results are those of the widened values with
+/// half the bytes read per step. Any other mix is widened to F32. Values are checked finite as they are read.
 public final class PeftAdapterFiles: Sendable {
     /// One targeted projection of one layer.
     public struct Module: Sendable {
@@ -15,6 +17,8 @@ public final class PeftAdapterFiles: Sendable {
         public let rank: Int
         /// alpha/r, or alpha/sqrt(r) for rsLoRA.
         public let scale: Float
+        /// How the weights are held once read: the file's type when A and B share a narrow one, else F32.
+        public let element: WeightElement
         let a: TensorInfo
         let b: TensorInfo
 
@@ -30,8 +34,8 @@ public final class PeftAdapterFiles: Sendable {
     public let targets: [Projection]
     /// Largest rank over the adapter's modules.
     public let rank: Int
-    /// Bytes the LoRA weights take once widened to F32.
-    public let widenedByteCount: Int
+    /// Bytes the LoRA weights take once read (each module in its `element` type).
+    public let byteCount: Int
     let modelConfig: ModelConfig
     private let file: SafetensorsFile
 
@@ -134,46 +138,70 @@ public final class PeftAdapterFiles: Sendable {
                     throw fail("expects \(PeftAdapter.sizeName(projection, input: false)) \(b.shape[0]) for \(projection.moduleName), the base model has \(output)")
                 }
                 let scale = config.useRslora ? alpha / Double(r).squareRoot() : alpha / Double(r)
-                modules.append(Module(layer: layer, projection: projection, rank: r, scale: Float(scale), a: a, b: b))
+                let narrow = a.dtype == b.dtype && (a.dtype == .bf16 || a.dtype == .f16)
+                let element: WeightElement = !narrow ? .f32 : a.dtype == .bf16 ? .bf16 : .f16
+                modules.append(Module(layer: layer, projection: projection, rank: r, scale: Float(scale),
+                                      element: element, a: a, b: b))
                 targets.insert(projection)
                 maxRank = max(maxRank, r)
-                bytes += (input + output) * r * 4
+                bytes += (input + output) * r * element.byteSize
             }
         }
         self.modules = modules
         self.targets = targets.sorted { $0.rawValue < $1.rawValue }
         self.rank = maxRank
-        self.widenedByteCount = bytes
+        self.byteCount = bytes
     }
 
-    /// Widens rank rows `rows` of `module`: A's rows into `a` as [k, input] and the matching columns of B into `b`
-    /// as rows [k, output] (Bᵀ; k = rows.count). Throws if a value is not finite.
-    public func widen(_ module: Module, rows: Range<Int>, a: UnsafeMutablePointer<Float>,
-                      b: UnsafeMutablePointer<Float>) throws {
+    /// Reads rank rows `rows` of `module` in its `element` type: A's rows into `a` as [k, input] and the matching
+    /// columns of B into `b` as rows [k, output] (Bᵀ; k = rows.count). Throws if a value is not finite.
+    public func read(_ module: Module, rows: Range<Int>, a: UnsafeMutableRawPointer, b: UnsafeMutableRawPointer) throws {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= module.rank)
         let (input, output) = module.projection.shape(modelConfig)
-        let k = rows.count, r = module.rank
-        let aBytes = file.rawBytes(module.a), bBytes = file.rawBytes(module.b)
-        try Self.widenRun(aBytes.baseAddress! + rows.lowerBound * input * module.a.dtype.byteSize, of: module.a,
-                          count: k * input, into: a)
-        // B is [output, r] in the file: widen it a block of rows at a time, then transpose the block's k columns.
-        let bes = module.b.dtype.byteSize, block = 64
-        var tmp = [Float](repeating: 0, count: block * r)
-        try tmp.withUnsafeMutableBufferPointer { t in
-            for o0 in stride(from: 0, to: output, by: block) {
-                let n = min(block, output - o0)
-                try Self.widenRun(bBytes.baseAddress! + o0 * r * bes, of: module.b, count: n * r, into: t.baseAddress!)
+        let k = rows.count
+        let aFile = file.rawBytes(module.a).baseAddress! + rows.lowerBound * input * module.a.dtype.byteSize
+        let bFile = file.rawBytes(module.b).baseAddress!
+        let finiteA: Bool, finiteB: Bool
+        switch module.element {
+        case .f32:
+            let a = a.bindMemory(to: Float.self, capacity: k * input), b = b.bindMemory(to: Float.self, capacity: k * output)
+            try Self.widenRun(aFile, of: module.a, count: k * input, into: a)
+            try Self.transposeB(module, rows: rows, output: output, into: b) { o0, n, block in
+                try Self.widenRun(bFile + o0 * module.rank * module.b.dtype.byteSize, of: module.b, count: n * module.rank,
+                                  into: block)
+            }
+            (finiteA, finiteB) = (Self.allFinite(a, k * input), Self.allFinite(b, k * output))
+        case .bf16, .f16:
+            let a = a.bindMemory(to: UInt16.self, capacity: k * input), b = b.bindMemory(to: UInt16.self, capacity: k * output)
+            UnsafeMutableRawPointer(a).copyMemory(from: aFile, byteCount: k * input * 2)
+            Self.transposeB(module, rows: rows, output: output, into: b) { o0, n, block in
+                UnsafeMutableRawPointer(block).copyMemory(from: bFile + o0 * module.rank * 2, byteCount: n * module.rank * 2)
+            }
+            // All-ones exponent: infinity or NaN.
+            let exponent: UInt16 = module.element == .bf16 ? 0x7f80 : 0x7c00
+            (finiteA, finiteB) = (Self.allFinite(a, k * input, exponent: exponent),
+                                  Self.allFinite(b, k * output, exponent: exponent))
+        }
+        guard finiteA else { throw AdapterError("adapter \"\(name)\": \(module.path) lora_A holds a non-finite value") }
+        guard finiteB else { throw AdapterError("adapter \"\(name)\": \(module.path) lora_B holds a non-finite value") }
+    }
+
+    /// Bᵀ rows `rows` of `module` into `dst` as [k, output]. B is [output, r] in the file: `load(o0, n, block)` puts
+    /// B's rows o0..<o0+n into `block` ([n, r], as T), then the block's k columns are transposed out.
+    private static func transposeB<T: BitwiseCopyable & Numeric>(
+        _ module: Module, rows: Range<Int>, output: Int, into dst: UnsafeMutablePointer<T>,
+        load: (Int, Int, UnsafeMutablePointer<T>) throws -> Void) rethrows {
+        let r = module.rank, k = rows.count, blockRows = 64
+        var scratch = [T](repeating: 0, count: blockRows * r)
+        try scratch.withUnsafeMutableBufferPointer { block in
+            for o0 in stride(from: 0, to: output, by: blockRows) {
+                let n = min(blockRows, output - o0)
+                try load(o0, n, block.baseAddress!)
                 for j in 0..<k {
-                    let dst = b + j * output + o0, src = t.baseAddress! + rows.lowerBound + j
-                    for o in 0..<n { dst[o] = src[o * r] }
+                    let to = dst + j * output + o0, from = block.baseAddress! + rows.lowerBound + j
+                    for o in 0..<n { to[o] = from[o * r] }
                 }
             }
-        }
-        guard Self.allFinite(a, k * input) else {
-            throw AdapterError("adapter \"\(name)\": \(module.path) lora_A holds a non-finite value")
-        }
-        guard Self.allFinite(b, output * k) else {
-            throw AdapterError("adapter \"\(name)\": \(module.path) lora_B holds a non-finite value")
         }
     }
 
@@ -192,10 +220,18 @@ public final class PeftAdapterFiles: Sendable {
         for i in 0..<n { carry |= (bits[i] & 0x7f80_0000) &+ 0x0080_0000 }
         return carry & 0x8000_0000 == 0
     }
+
+    /// The same for 16-bit floats whose exponent field is `exponent` (bf16 0x7f80, f16 0x7c00).
+    private static func allFinite(_ p: UnsafePointer<UInt16>, _ n: Int, exponent: UInt16) -> Bool {
+        let lowest = exponent & (~exponent &+ 1)   // the exponent field's lowest bit
+        var carry: UInt16 = 0
+        for i in 0..<n { carry |= (p[i] & exponent) &+ lowest }
+        return carry & 0x8000 == 0
+    }
 }
 
-/// A PEFT LoRA adapter loaded for one base model: validated against its shapes, weights widened to F32 and laid
-/// out as the SGMV kernel reads them (A: [rank, input], Bᵀ: [rank, output] per targeted projection and layer).
+/// A PEFT LoRA adapter loaded for one base model: validated against its shapes, weights read onto the heap (F32, or
+/// BF16/F16 as stored) and laid out as the SGMV kernel reads them (A: [rank, input], Bᵀ: [rank, output] per targeted projection and layer).
 public final class PeftAdapter: Sendable {
     public let name: String
     public let config: PeftConfig
@@ -204,7 +240,7 @@ public final class PeftAdapter: Sendable {
     /// Largest rank over the adapter's modules.
     public let rank: Int
     public let weights: LoRAWeights
-    /// Bytes of LoRA weights held (F32).
+    /// Bytes of LoRA weights held.
     public let byteCount: Int
 
     /// Loads `directory` (adapter_config.json + adapter_model.safetensors) for a base model of `model`.
@@ -222,20 +258,20 @@ public final class PeftAdapter: Sendable {
         config = files.config
         var pairs = [[LoRAPair?]](repeating: [LoRAPair?](repeating: nil, count: Projection.allCases.count),
                                   count: files.modelConfig.layerCount)
-        var buffers: [AlignedBuffer<Float>] = []
+        var buffers: [AlignedBuffer<UInt8>] = []
         for m in files.modules {
             let (input, output) = m.projection.shape(files.modelConfig)
-            let aBuf = AlignedBuffer<Float>(count: m.rank * input, zeroed: false)
-            let bBuf = AlignedBuffer<Float>(count: output * m.rank, zeroed: false)
-            try files.widen(m, rows: 0..<m.rank, a: aBuf.pointer, b: bBuf.pointer)
+            let aBuf = AlignedBuffer<UInt8>(count: m.rank * input * m.element.byteSize, zeroed: false)
+            let bBuf = AlignedBuffer<UInt8>(count: output * m.rank * m.element.byteSize, zeroed: false)
+            try files.read(m, rows: 0..<m.rank, a: aBuf.pointer, b: bBuf.pointer)
             buffers.append(aBuf)
             buffers.append(bBuf)
             pairs[m.layer][m.projection.rawValue] = LoRAPair(
-                pieces: [LoRAPiece(a: aBuf.pointer, b: bBuf.pointer, rank: m.rank)], scale: m.scale)
+                pieces: [LoRAPiece(a: aBuf.pointer, b: bBuf.pointer, rank: m.rank, element: m.element)], scale: m.scale)
         }
         targets = files.targets
         rank = files.rank
-        byteCount = files.widenedByteCount
+        byteCount = files.byteCount
         weights = LoRAWeights(pairs: pairs, owner: buffers)
     }
 

@@ -3,7 +3,7 @@ import Model
 
 /// A loaded adapter's LoRA weights moved into pages of the unified memory pool. Each pair is split along its rank
 /// rows into pieces that never straddle a page: a piece of k rank rows holds A rows [k, input] followed by the
-/// matching B columns stored as rows [k, output] (Bᵀ), so the SGMV kernel reads the weights where they lie (no gather per step).
+/// matching B columns stored as rows [k, output] (Bᵀ), in the module's element type, so the SGMV kernel reads the weights where they lie (no gather per step).
 /// Pieces are packed one after another, so pages are shared between pairs and only the last page is partly empty.
 /// The pages go back to the pool when the last user of `weights` lets go.
 public final class PooledAdapter: Sendable {
@@ -60,10 +60,10 @@ public final class PooledAdapter: Sendable {
             while r0 < m.rank {
                 let (k, page, offset) = try cursor.take(m.rank - r0, rowBytes: Self.rowBytes(m, config: config),
                                                         adapter: adapter.name)
-                let a = (pool.pointer(pages[page]) + offset).assumingMemoryBound(to: Float.self)   // [k, input]
-                let b = a + k * input                                                               // Bᵀ: [k, output]
-                try adapter.widen(m, rows: r0..<(r0 + k), a: a, b: b)
-                pieces.append(LoRAPiece(a: a, b: b, rank: k))
+                let a = pool.pointer(pages[page]) + offset          // [k, input]
+                let b = a + k * input * m.element.byteSize          // Bᵀ: [k, output]
+                try adapter.read(m, rows: r0..<(r0 + k), a: a, b: b)
+                pieces.append(LoRAPiece(a: a, b: b, rank: k, element: m.element))
                 r0 += k
             }
             pairs[m.layer][m.projection.rawValue] = LoRAPair(pieces: pieces, scale: m.scale)
@@ -77,7 +77,7 @@ public final class PooledAdapter: Sendable {
     /// Bytes of one rank row of a module: its A row and its B column.
     private static func rowBytes(_ m: PeftAdapterFiles.Module, config: ModelConfig) -> Int {
         let (input, output) = m.projection.shape(config)
-        return (input + output) * 4
+        return (input + output) * m.element.byteSize
     }
 
     /// Packs runs of rank rows into pages, in order; 64-byte aligned pieces.

@@ -2,13 +2,7 @@
 #include <string.h>
 #include <math.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LK_X86 1
-#define LK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#else
-#define LK_X86 0
-#endif
+#include "simd.h"
 
 static int lk_cpu_avx2 = -1;
 

@@ -24,13 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LK_X86 1
-#define LK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#else
-#define LK_X86 0
-#endif
+#include "simd.h"
 
 #define NR 16          // columns per panel
 #define KC LK_PACK_KC  // K-block (fixed by the packed layout)

@@ -4,13 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LK_X86 1
-#define LK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#else
-#define LK_X86 0
-#endif
+#include "simd.h"
 
 /* ---------------------------------------------------------------- expf
    exp(x) = 2^n * e^r with n = round(x log2 e), r = x - n ln2 (Cody-Waite split of ln2), e^r by the Cephes

@@ -89,12 +89,7 @@ public enum Matmul {
 public final class PackedWeights: @unchecked Sendable {
     // @unchecked Sendable: immutable after init (the storage is written only while packing).
     /// What one packed weight is: f32, or bf16 / IEEE half widened exactly in registers.
-    public enum Element: Sendable {
-        case f32, bf16, f16
-
-        /// Bytes per packed weight.
-        public var byteSize: Int { self == .f32 ? 4 : 2 }
-    }
+    public typealias Element = WeightElement
 
     /// N, the number of output features (rows of the HF weight).
     public let outputs: Int

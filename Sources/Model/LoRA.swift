@@ -38,18 +38,21 @@ public enum Projection: Int, CaseIterable, Sendable {
 }
 
 /// A run of rank rows of one LoRA pair: A rows [rank, input] and the matching B columns, stored transposed as rows
-/// [rank, output] (so both are read as contiguous streams). An adapter's pair is one piece when it sits in one
-/// buffer; the memory pool splits it along rank rows.
+/// [rank, output] (so both are read as contiguous streams), in the element type the adapter file stores (f32, bf16
+/// or f16: narrow weights are read at half the bytes and widened exactly in registers). An adapter's pair is one
+/// piece when it sits in one buffer; the memory pool splits it along rank rows.
 public struct LoRAPiece: @unchecked Sendable {
     // @unchecked Sendable: points into buffers owned by the adapter (or its pool pages), immutable while in use.
-    public let a: UnsafePointer<Float>   // [rank, input]
-    public let b: UnsafePointer<Float>   // Bᵀ: [rank, output]
+    public let a: UnsafeRawPointer   // [rank, input]
+    public let b: UnsafeRawPointer   // Bᵀ: [rank, output]
     public let rank: Int
+    public let element: WeightElement
 
-    public init(a: UnsafePointer<Float>, b: UnsafePointer<Float>, rank: Int) {
+    public init(a: UnsafeRawPointer, b: UnsafeRawPointer, rank: Int, element: WeightElement) {
         self.a = a
         self.b = b
         self.rank = rank
+        self.element = element
     }
 }
 
@@ -102,9 +105,10 @@ public struct AdapterSegment: Sendable {
 /// `Y_seg += scale · (X_seg · Aᵀ) · Bᵀ` at that adapter's true rank, written into Y's columns for the projection.
 ///
 /// Row by row, spread over the kernel threads: a decode step's rows mostly each have their own adapter, so there
-/// is no product to batch, and what costs is streaming each adapter's A and Bᵀ once. Per row and rank row j (in
-/// rank order, across pieces): `t_j = scale · dot(x, A_j)`, then `y += t_j · Bᵀ_j`. A row's arithmetic depends only
-/// on the row and its adapter, never on the batch (batch invariance), nor on how the pool cut the pair into pieces.
+/// is no product to batch, and what costs is streaming each adapter's A and Bᵀ once (at the width the file stores
+/// them). Per row and piece, `LowRank.apply`: `t_j = scale · dot(x, A_j)`, then `y += Σ_j t_j · Bᵀ_j`, one fused
+/// multiply-add per rank row in rank order for every output column. A row's arithmetic depends only on the row and
+/// its adapter, never on the batch (batch invariance), nor on how the pool cut the pair into pieces.
 enum SGMV {
     /// x: [T, ldx] input rows, y: [T, ldy] output with this projection's columns starting at y,
     /// shrink: scratch of at least T·maxRank floats (T: rows covered by the segments).
@@ -126,14 +130,10 @@ enum SGMV {
             for i in range {
                 let (row, pair, s) = items[i]
                 let xr = xs.base + row * ldx, yr = ys.base + row * ldy
-                let t = ts.base + i * maxRank
                 for piece in pair.pieces {
-                    for j in 0..<piece.rank {
-                        t[j] = s * Vector.dot(xr, piece.a + j * inputFeatures, inputFeatures)
-                    }
-                    for j in 0..<piece.rank {
-                        Vector.axpy(yr, t[j], piece.b + j * outputFeatures, outputFeatures)
-                    }
+                    LowRank.apply(piece.element, x: xr, inputs: inputFeatures, a: piece.a, bt: piece.b,
+                                  rank: piece.rank, outputs: outputFeatures, scale: s, scratch: ts.base + i * maxRank,
+                                  y: yr)
                 }
             }
         }

@@ -30,7 +30,7 @@ public enum SafetensorsWriter {
         while json.count % 8 != 0 { json.append(0x20) }
         var length = UInt64(json.count).littleEndian
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        FileManager.default.createFile(atPath: tmp.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: tmp.path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: tmp.path) else {
             throw SafetensorsError("cannot create \(tmp.path)")
         }

@@ -1,6 +1,7 @@
 import Adapters
 import Foundation
 import Model
+import Safetensors
 import Testing
 import TestSupport
 
@@ -96,5 +97,48 @@ import TestSupport
         let base = try logits(nil), zero = try logits(0), one = try logits(1)
         #expect(zip(base, zero).map { abs($0 - $1) }.max()! < 1e-5)
         #expect(zip(base, one).map { abs($0 - $1) }.max()! > 0.01)
+    }
+
+    /// `source` (a fixture adapter) written again with its tensors in `dtype` (rounded to it), in a new folder.
+    static func rewritten(_ source: URL, as dtype: DType) throws -> URL {
+        let store = try TensorStore(files: [SafetensorsFile(url: source.appendingPathComponent("adapter_model.safetensors"))])
+        let tensors = try store.names.sorted().map { name -> (name: String, shape: [Int], values: [Float]) in
+            let (shape, values) = try store.floats(name)
+            return (name, shape, values)
+        }
+        let dir = try Fixtures.temporaryDirectory("adapter-\(dtype.rawValue)").appendingPathComponent(source.lastPathComponent)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source.appendingPathComponent("adapter_config.json"),
+                                         to: dir.appendingPathComponent("adapter_config.json"))
+        try SafetensorsWriter.write(to: dir.appendingPathComponent("adapter_model.safetensors"), tensors: tensors,
+                                    dtype: dtype)
+        return dir
+    }
+
+    /// An adapter saved in BF16 or F16 is held in that type (half the bytes) and gives bit for bit the logits of the
+    /// same values saved in F32, alone and with other adapters in one batch.
+    @Test(arguments: [DType.bf16, .f16])
+    func narrowAdaptersGiveTheLogitsOfTheirValuesWidened(dtype: DType) throws {
+        let t = Self.model.transformer
+        let narrowDir = try Self.rewritten(Fixtures.tinyLlama.appendingPathComponent("adapters/a2-r16-all-rslora"), as: dtype)
+        let wideDir = try Self.rewritten(narrowDir, as: .f32)
+        let narrow = try PeftAdapter(directory: narrowDir, model: Self.model.config)
+        let wide = try PeftAdapter(directory: wideDir, model: Self.model.config)
+        #expect(narrow.byteCount * 2 == wide.byteCount)
+        let other = try #require(Self.adapters["a1-r8-qv"])
+        func logits(_ adapter: PeftAdapter) throws -> [Float] {
+            var b = StepBatch()
+            b.append(Self.refs.prompts[1].ids, cache: t.makeCache(), adapter: other.weights)
+            b.append(Self.refs.prompts[0].ids, cache: t.makeCache(), adapter: adapter.weights)
+            return try t.forward(b)
+        }
+        let got = try logits(narrow), want = try logits(wide)
+        #expect(got == want)
+        // The rounding to the narrow type changed the adapter, so the delta is not the F32 fixture's exactly: it
+        // is still close to transformers' logits.
+        let reference = try #require(Self.refs.variants["a2-r16-all-rslora"])[0].lastPromptLogits
+        let vocab = t.config.vocabSize
+        let diff = zip(got[vocab...], reference).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(diff < 0.05, "max |logit diff| \(diff)")
     }
 }

@@ -10,21 +10,30 @@ import TestSupport
 @Suite struct PooledAdapterTests {
     static let config = InvalidAdapterTests.config
 
-    /// A pair's A rows [rank, input] and Bᵀ rows [rank, output], gathered from its pieces.
-    static func gather(_ pair: LoRAPair, input: Int, output: Int) -> (a: [Float], b: [Float]) {
-        var a: [Float] = [], b: [Float] = []
+    /// A pair's A rows [rank, input] and Bᵀ rows [rank, output] as bytes, gathered from its pieces.
+    static func gather(_ pair: LoRAPair, input: Int, output: Int) -> (a: [UInt8], b: [UInt8]) {
+        var a: [UInt8] = [], b: [UInt8] = []
         for piece in pair.pieces {
-            a += UnsafeBufferPointer(start: piece.a, count: piece.rank * input)
-            b += UnsafeBufferPointer(start: piece.b, count: piece.rank * output)
+            let size = piece.element.byteSize
+            a += UnsafeRawBufferPointer(start: piece.a, count: piece.rank * input * size)
+            b += UnsafeRawBufferPointer(start: piece.b, count: piece.rank * output * size)
         }
         return (a, b)
     }
 
-    @Test(arguments: ["a0-r4-all", "a2-r16-all-rslora"], [4096, 16 * 1024, 1 << 20])
-    func pagesHoldTheHeapWeights(adapter name: String, pageBytes: Int) throws {
+    /// A fixture adapter as the file stores it (F32), or rewritten in BF16 / F16 (kept narrow in the pages).
+    static func adapterDirectory(_ name: String, _ dtype: DType) throws -> URL {
         let dir = Fixtures.tinyLlama.appendingPathComponent("adapters").appendingPathComponent(name)
+        return dtype == .f32 ? dir : try FixtureAdapterTests.rewritten(dir, as: dtype)
+    }
+
+    @Test(arguments: [("a0-r4-all", DType.f32), ("a2-r16-all-rslora", .f32), ("a2-r16-all-rslora", .bf16),
+                      ("a3-r8-all-alpha24", .f16)], [4096, 16 * 1024, 1 << 20])
+    func pagesHoldTheHeapWeights(adapter: (name: String, dtype: DType), pageBytes: Int) throws {
+        let dir = try Self.adapterDirectory(adapter.name, adapter.dtype)
         let heap = try PeftAdapter(directory: dir, model: Self.config)
         let files = try PeftAdapterFiles(directory: dir, model: Self.config)
+        #expect(files.modules.allSatisfy { $0.element.byteSize == adapter.dtype.byteSize })
         let pages = try PooledAdapter.pagesNeeded(files, pageBytes: pageBytes, config: Self.config)
         let pool = PagePool(budgetBytes: (pages + 3) * pageBytes, pageBytes: pageBytes)
         let pooled = try PooledAdapter(files, pool: pool, config: Self.config)
@@ -49,16 +58,17 @@ import TestSupport
         if pageBytes == 4096 { #expect(split) }
     }
 
-    @Test func aNonFiniteValueFailsThePagingAndReturnsThePages() throws {
+    @Test(arguments: [DType.f32, .bf16, .f16])
+    func aNonFiniteValueFailsThePagingAndReturnsThePages(dtype: DType) throws {
         let config = try InvalidAdapterTests.fixture().config
         var tensors = try InvalidAdapterTests.fixture().tensors
         let last = tensors.count - 1
-        tensors[last].values[tensors[last].values.count - 1] = .infinity   // every page is taken before any is written
+        tensors[last].values[tensors[last].values.count - 1] = .nan   // every page is taken before any is written
         let dir = try Fixtures.temporaryDirectory("adapter-inf")
         defer { try? FileManager.default.removeItem(at: dir) }
         try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("adapter_config.json"))
         try SafetensorsWriter.write(to: dir.appendingPathComponent("adapter_model.safetensors"), tensors: tensors,
-                                    dtype: .bf16)
+                                    dtype: dtype)
         let files = try PeftAdapterFiles(directory: dir, name: "bad", model: Self.config)
         let pool = PagePool(budgetBytes: 64 * 16 * 1024, pageBytes: 16 * 1024)
         #expect {

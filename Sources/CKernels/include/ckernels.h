@@ -95,4 +95,20 @@ void lk_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 float lk_f16_to_f32_one_scalar(uint16_t h);
 uint16_t lk_f32_to_f16_one_scalar(float f);
 
+/* ---------------------------------------------------------------- LoRA (lora.c) */
+
+/// Element types of LoRA weights as stored (bf16 and IEEE half as uint16_t).
+#define LK_ELEMENT_F32 0
+#define LK_ELEMENT_BF16 1
+#define LK_ELEMENT_F16 2
+
+/// One row's LoRA delta for one piece: t[j] = scale * dot(x, A_j) for j < rank (A: [rank, in]), then
+/// y[c] += sum_j t[j] * Bt_j[c] (Bt: [rank, out]), one fused multiply-add per j in order for every column.
+/// A and Bt hold elements of `kind`; t is scratch of `rank` floats (left holding the shrink).
+void lk_lora_row(int kind, const float *x, size_t in, const void *a, const void *bt, size_t rank, size_t out,
+                 float scale, float *t, float *y);
+/// The portable body of lk_lora_row, whatever the CPU (for tests).
+void lk_lora_row_portable(int kind, const float *x, size_t in, const void *a, const void *bt, size_t rank,
+                          size_t out, float scale, float *t, float *y);
+
 #endif
