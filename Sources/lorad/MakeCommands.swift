@@ -15,13 +15,14 @@ func makeDemoCommand(_ args: [String]) throws {
 }
 
 func makeBenchModelCommand(_ args: [String]) throws {
-    let a = try Arguments(args, options: ["shape", "dtype", "adapters", "rank", "seed"], switches: ["help"])
+    let a = try Arguments(args, options: ["shape", "dtype", "adapters", "rank", "seed", "adapter-dtype"], switches: ["help"])
     let shapes = ModelShape.benchShapes.map(\.name)
     if a.has("help") {
         print("""
             usage: lorad make-bench-model DIR [--shape \(shapes.joined(separator: "|"))] [--dtype f32|bf16|f16]
-                                              [--adapters N] [--rank R] [--seed S]
+                                              [--adapters N] [--rank R] [--adapter-dtype f32|bf16|f16] [--seed S]
               a randomly initialised, seeded model of a real model's shape, with N PEFT adapters in DIR/adapters
+              (adapters in --dtype unless --adapter-dtype says otherwise)
               example: lorad make-bench-model /tmp/tinyllama --shape tinyllama-1.1b --dtype bf16 --adapters 16 --rank 16
             """)
         return
@@ -31,10 +32,15 @@ func makeBenchModelCommand(_ args: [String]) throws {
     guard let shape = ModelShape.benchShapes.first(where: { $0.name == shapeName }) else {
         throw UsageError("unknown shape \"\(shapeName)\" (known: \(shapes.joined(separator: ", ")))")
     }
-    let dtypeName = (a.string("dtype") ?? "bf16").uppercased()
-    guard let dtype = DType(rawValue: dtypeName), dtype.isWeightFloat else {
-        throw UsageError("--dtype must be f32, bf16 or f16")
+    func floatType(_ option: String, default name: String) throws -> DType {
+        guard let t = DType(rawValue: (a.string(option) ?? name).uppercased()), t.isWeightFloat else {
+            throw UsageError("--\(option) must be f32, bf16 or f16")
+        }
+        return t
     }
+    let dtype = try floatType("dtype", default: "bf16")
+    let dtypeName = dtype.rawValue
+    let adapterDType = try floatType("adapter-dtype", default: dtypeName)
     let adapterCount = try a.int("adapters") ?? 0
     let rank = try a.int("rank") ?? 16
     guard (0...4096).contains(adapterCount) else { throw UsageError("--adapters must be 0...4096") }
@@ -47,7 +53,7 @@ func makeBenchModelCommand(_ args: [String]) throws {
     for i in 0..<adapterCount {
         let adapterDir = dir.appendingPathComponent("adapters").appendingPathComponent(String(format: "adapter-%03d", i))
         try ModelWriter.writeAdapter(shape: shape, rank: rank, alpha: Double(2 * rank), targets: all,
-                                     seed: seed &+ UInt64(1000 + i), dtype: dtype, to: adapterDir)
+                                     seed: seed &+ UInt64(1000 + i), dtype: adapterDType, to: adapterDir)
     }
     print(dir.path)
 }
