@@ -140,7 +140,8 @@ final class Daemon: Sendable {
         var where_ = activated.isEmpty ? settings.socketPath : "\(activated.count) systemd socket(s)"
         if let tcp = settings.tcp {
             let port = try server.listen(host: tcp.host, port: tcp.port)
-            where_ += " and tcp \(tcp.host):\(port)"
+            // An IPv6 host in brackets, as a URL writes it: [::]:8080, not :::8080.
+            where_ += " and tcp \(tcp.host.contains(":") ? "[\(tcp.host)]" : tcp.host):\(port)"
         }
         try server.start()
         try installSignalHandlers()

@@ -129,6 +129,34 @@ import TestSupport
         #expect(tenants.status == 403)
     }
 
+    /// An IPv6 listener is shown as a URL writes it ([::1]:PORT) and answers there. Skipped where the machine
+    /// has no IPv6 loopback.
+    @Test func ipv6ListenerIsShownInBracketsAndAnswers() throws {
+        let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        var loopback = sockaddr_in6()
+        loopback.sin6_family = sa_family_t(AF_INET6)
+        loopback.sin6_addr = in6addr_loopback
+        let bound = withUnsafePointer(to: &loopback) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        close(probe)
+        guard bound == 0 else { return }
+        let daemon = try APIFixture.makeDaemon(["--listen-tcp", "[::1]:0"])
+        defer { daemon.stop() }
+        let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("ready") })
+        let port = try #require(line.range(of: "tcp [::1]:").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) },
+                                "\(line)")
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        loopback.sin6_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &loopback) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        #expect(connected == 0)
+        UnixHTTPClient.write(fd, Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(try UnixHTTPClient.parse(UnixHTTPClient.readAll(fd)).status == 200)
+    }
+
     @Test func notifiesSystemdWhenReadyAndStopping() throws {
         let path = "/tmp/lorad-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
