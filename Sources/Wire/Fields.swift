@@ -46,13 +46,31 @@ public struct Fields {
 
     public func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = present(key) else { return nil }
-        guard let n = v as? NSNumber, !Self.isBool(v), n.doubleValue.isFinite, n.doubleValue == n.doubleValue.rounded() else {
+        guard let n = v as? NSNumber, !Self.isBool(v) else {
             throw APIError.invalid("\"\(key)\" must be an integer", code: "invalid_type")
         }
-        let d = n.doubleValue
-        // Int(exactly:): 2^63 passes `d <= Double(Int.max)` (that Double rounds up to 2^63) but is no Int.
-        guard let i = Int(exactly: d), range.contains(i) else {
-            throw APIError.invalid("\"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), got \(Self.format(d))",
+        // Integers the JSON parser kept as integers are read exactly (through a Double, a seed above 2^53 would be
+        // rounded into another seed); numbers written with a fraction or an exponent arrive as Doubles.
+        let exact: Int?, shown: String
+        switch String(cString: n.objCType) {
+        case "q", "l", "i", "s":
+            exact = n.intValue
+            shown = String(n.int64Value)
+        case "Q", "L", "I", "S":
+            let u = n.uint64Value
+            exact = u <= UInt64(Int.max) ? Int(u) : nil
+            shown = String(u)
+        default:
+            let d = n.doubleValue
+            guard d.isFinite, d == d.rounded() else {
+                throw APIError.invalid("\"\(key)\" must be an integer", code: "invalid_type")
+            }
+            // Int(exactly:): 2^63 passes `d <= Double(Int.max)` (that Double rounds up to 2^63) but is no Int.
+            exact = Int(exactly: d)
+            shown = Self.format(d)
+        }
+        guard let i = exact, range.contains(i) else {
+            throw APIError.invalid("\"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), got \(shown)",
                                    code: "invalid_value")
         }
         return i
