@@ -22,8 +22,12 @@ public final class PeftAdapterFiles: Sendable {
         let a: TensorInfo
         let b: TensorInfo
 
-        /// `model.layers.N.parent.module`, as error messages name it.
-        public var path: String { "model.layers.\(layer).\(projection.parentModule).\(projection.moduleName)" }
+        /// `model.layers.N.parent.module`, as error messages (and target_modules) name it.
+        public var path: String { Self.path(layer: layer, projection) }
+
+        static func path(layer: Int, _ projection: Projection) -> String {
+            "model.layers.\(layer).\(projection.parentModule).\(projection.moduleName)"
+        }
     }
 
     public let name: String
@@ -80,7 +84,7 @@ public final class PeftAdapterFiles: Sendable {
         struct Found { var a: TensorInfo?; var b: TensorInfo? }
         var found: [Int: [Projection: Found]] = [:]
         for key in file.names {
-            guard let parsed = PeftAdapter.parseKey(key) else {
+            guard let parsed = Self.parseKey(key) else {
                 if key.contains("lora_magnitude_vector") { throw fail("DoRA weights (\(key)) are not supported") }
                 if key.contains("lora_embedding") { throw fail("LoRA on embeddings (\(key)) is not supported") }
                 throw fail("unexpected tensor \"\(key)\" (lorad serves LoRA on q/k/v/o/gate/up/down_proj of decoder layers)")
@@ -97,7 +101,7 @@ public final class PeftAdapterFiles: Sendable {
             if let allowed = config.layersToTransform, !allowed.contains(parsed.layer) {
                 throw fail("has weights for layer \(parsed.layer), which layers_to_transform excludes")
             }
-            let module = "model.layers.\(parsed.layer).\(parsed.parent).\(parsed.module)"
+            let module = Module.path(layer: parsed.layer, projection)   // the parent was checked just above
             guard config.targets(module: module) else {
                 throw fail("tensor \"\(key)\" is for \(module), which target_modules does not name")
             }
@@ -117,7 +121,7 @@ public final class PeftAdapterFiles: Sendable {
         for layer in found.keys.sorted() {
             for projection in Projection.allCases {
                 guard let entry = found[layer]?[projection] else { continue }
-                let module = "model.layers.\(layer).\(projection.parentModule).\(projection.moduleName)"
+                let module = Module.path(layer: layer, projection)
                 guard let a = entry.a, let b = entry.b else {
                     throw fail("\(module) has lora_\(entry.a == nil ? "B" : "A") but not lora_\(entry.a == nil ? "A" : "B")")
                 }
@@ -132,10 +136,10 @@ public final class PeftAdapterFiles: Sendable {
                 }
                 guard b.shape[1] == r else { throw fail("\(module) lora_B has rank \(b.shape[1]), lora_A has \(r)") }
                 guard a.shape[1] == input else {
-                    throw fail("expects \(PeftAdapter.sizeName(projection, input: true)) \(a.shape[1]) for \(projection.moduleName), the base model has \(input)")
+                    throw fail("expects \(Self.sizeName(projection, input: true)) \(a.shape[1]) for \(projection.moduleName), the base model has \(input)")
                 }
                 guard b.shape[0] == output else {
-                    throw fail("expects \(PeftAdapter.sizeName(projection, input: false)) \(b.shape[0]) for \(projection.moduleName), the base model has \(output)")
+                    throw fail("expects \(Self.sizeName(projection, input: false)) \(b.shape[0]) for \(projection.moduleName), the base model has \(output)")
                 }
                 let scale = config.useRslora ? alpha / Double(r).squareRoot() : alpha / Double(r)
                 let narrow = a.dtype == b.dtype && (a.dtype == .bf16 || a.dtype == .f16)
@@ -228,10 +232,41 @@ public final class PeftAdapterFiles: Sendable {
         for i in 0..<n { carry |= (p[i] & exponent) &+ lowest }
         return carry & 0x8000 == 0
     }
+
+    private static func sizeName(_ p: Projection, input: Bool) -> String {
+        switch (p, input) {
+        case (.q, true), (.k, true), (.v, true), (.gate, true), (.up, true), (.o, false), (.down, false):
+            return "hidden size"
+        case (.o, true), (.q, false): return "attention size"
+        case (.k, false), (.v, false): return "key/value size"
+        case (.gate, false), (.up, false), (.down, true): return "intermediate size"
+        }
+    }
+
+    private struct ParsedKey {
+        let layer: Int
+        let parent: String
+        let module: String
+        let isA: Bool
+    }
+
+    /// `base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight` (optionally `.lora_A.default.weight`).
+    private static func parseKey(_ key: String) -> ParsedKey? {
+        var parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.last == "weight" else { return nil }
+        parts.removeLast()
+        if parts.last == "default" { parts.removeLast() }
+        guard let which = parts.popLast(), which == "lora_A" || which == "lora_B" else { return nil }
+        // Strip the PEFT wrapper prefixes down to "layers.N.parent.module".
+        guard let layersIndex = parts.lastIndex(of: "layers"), parts.count == layersIndex + 4,
+              let layer = Int(parts[layersIndex + 1]), layer >= 0 else { return nil }
+        return ParsedKey(layer: layer, parent: parts[layersIndex + 2], module: parts[layersIndex + 3], isA: which == "lora_A")
+    }
 }
 
 /// A PEFT LoRA adapter loaded for one base model: validated against its shapes, weights read onto the heap (F32, or
-/// BF16/F16 as stored) and laid out as the SGMV kernel reads them (A: [rank, input], Bᵀ: [rank, output] per targeted projection and layer).
+/// BF16/F16 as stored) and laid out as the SGMV kernel reads them (A: [rank, input], Bᵀ: [rank, output] per
+/// targeted projection and layer).
 public final class PeftAdapter: Sendable {
     public let name: String
     public let config: PeftConfig
@@ -246,10 +281,6 @@ public final class PeftAdapter: Sendable {
     /// Loads `directory` (adapter_config.json + adapter_model.safetensors) for a base model of `model`.
     public convenience init(directory: URL, name: String? = nil, model: ModelConfig) throws {
         try self.init(try PeftAdapterFiles(directory: directory, name: name, model: model))
-    }
-
-    public convenience init(name: String, config: PeftConfig, file: SafetensorsFile, model: ModelConfig) throws {
-        try self.init(try PeftAdapterFiles(name: name, config: config, file: file, model: model))
     }
 
     /// Reads `files` onto the heap.
@@ -273,35 +304,5 @@ public final class PeftAdapter: Sendable {
         rank = files.rank
         byteCount = files.byteCount
         weights = LoRAWeights(pairs: pairs, owner: buffers)
-    }
-
-    static func sizeName(_ p: Projection, input: Bool) -> String {
-        switch (p, input) {
-        case (.q, true), (.k, true), (.v, true), (.gate, true), (.up, true), (.o, false), (.down, false):
-            return "hidden size"
-        case (.o, true), (.q, false): return "attention size"
-        case (.k, false), (.v, false): return "key/value size"
-        case (.gate, false), (.up, false), (.down, true): return "intermediate size"
-        }
-    }
-
-    struct ParsedKey {
-        let layer: Int
-        let parent: String
-        let module: String
-        let isA: Bool
-    }
-
-    /// `base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight` (optionally `.lora_A.default.weight`).
-    static func parseKey(_ key: String) -> ParsedKey? {
-        var parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard parts.last == "weight" else { return nil }
-        parts.removeLast()
-        if parts.last == "default" { parts.removeLast() }
-        guard let which = parts.popLast(), which == "lora_A" || which == "lora_B" else { return nil }
-        // Strip the PEFT wrapper prefixes down to "layers.N.parent.module".
-        guard let layersIndex = parts.lastIndex(of: "layers"), parts.count == layersIndex + 4,
-              let layer = Int(parts[layersIndex + 1]), layer >= 0 else { return nil }
-        return ParsedKey(layer: layer, parent: parts[layersIndex + 2], module: parts[layersIndex + 3], isA: which == "lora_A")
     }
 }

@@ -3,7 +3,8 @@ import Model
 
 /// A loaded adapter's LoRA weights moved into pages of the unified memory pool. Each pair is split along its rank
 /// rows into pieces that never straddle a page: a piece of k rank rows holds A rows [k, input] followed by the
-/// matching B columns stored as rows [k, output] (Bᵀ), in the module's element type, so the SGMV kernel reads the weights where they lie (no gather per step).
+/// matching B columns stored as rows [k, output] (Bᵀ), in the module's element type, so the SGMV kernel reads the
+/// weights where they lie (no gather per step).
 /// Pieces are packed one after another, so pages are shared between pairs and only the last page is partly empty.
 /// The pages go back to the pool when the last user of `weights` lets go.
 public final class PooledAdapter: Sendable {
@@ -42,8 +43,8 @@ public final class PooledAdapter: Sendable {
         return cursor.pagesUsed
     }
 
-    /// Reads `adapter`'s weights straight into pages of `pool` (all-or-nothing): widened from the file into the
-    /// pages, with no copy on the heap in between.
+    /// Reads `adapter`'s weights straight into pages of `pool` (all-or-nothing): from the file into the pages, as
+    /// stored or widened to F32 (`PeftAdapterFiles.read`), with no copy on the heap in between.
     public init(_ adapter: PeftAdapterFiles, pool: PagePool, config: ModelConfig) throws {
         let needed = try Self.pagesNeeded(adapter, pageBytes: pool.pageBytes, config: config)
         guard let pages = pool.allocate(needed, for: .adapter) else {

@@ -93,18 +93,29 @@ import TestSupport
 
 /// The TCP listener (bearer token required) and systemd's readiness notification.
 @Suite struct TCPAndSystemdTests {
-    /// A TCP request to 127.0.0.1:port; the raw response.
-    func tcpRequest(port: Int, _ head: String) throws -> UnixHTTPClient.Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// A TCP request to 127.0.0.1:port (or [::1]:port); the raw response.
+    func tcpRequest(port: Int, ipv6: Bool = false, _ head: String) throws -> UnixHTTPClient.Response {
+        let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let r: Int32
+        if ipv6 {
+            var addr = sockaddr_in6()
+            addr.sin6_family = sa_family_t(AF_INET6)
+            addr.sin6_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin6_addr = in6addr_loopback
+            r = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            r = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
         }
-        guard r == 0 else { throw TestDaemonError(description: "connect 127.0.0.1:\(port) failed") }
+        guard r == 0 else { throw TestDaemonError(description: "connect \(ipv6 ? "[::1]" : "127.0.0.1"):\(port) failed") }
         UnixHTTPClient.write(fd, Array(head.utf8))
         return try UnixHTTPClient.parse(UnixHTTPClient.readAll(fd))
     }
@@ -146,15 +157,8 @@ import TestSupport
         let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("ready") })
         let port = try #require(line.range(of: "tcp [::1]:").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) },
                                 "\(line)")
-        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        loopback.sin6_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &loopback) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-        }
-        #expect(connected == 0)
-        UnixHTTPClient.write(fd, Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
-        #expect(try UnixHTTPClient.parse(UnixHTTPClient.readAll(fd)).status == 200)
+        let health = try tcpRequest(port: port, ipv6: true, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(health.status == 200)
     }
 
     @Test func notifiesSystemdWhenReadyAndStopping() throws {
