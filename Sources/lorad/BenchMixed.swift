@@ -33,14 +33,15 @@ func benchMixed(_ args: [String]) throws {
     let prompts = (0..<batch).map { _ in (0..<promptTokens).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) } }
     // Sequence i uses adapter i mod K; rows are ordered by adapter so each adapter is one segment.
     let assignment = (0..<batch).map { adapters[$0 % adapterCount].weights }
+    let noAdapter = [LoRAWeights?](repeating: nil, count: batch)
     log("warming up")
     // A whole round, shorter: the first runs pay for first touches of caches, scratch and adapter pages.
-    _ = try decodeTogether(model, prompts: prompts, adapters: Array(repeating: nil, count: batch), steps: 4)
+    _ = try decodeTogether(model, prompts: prompts, adapters: noAdapter, steps: 4)
     _ = try decodeTogether(model, prompts: prompts, adapters: assignment, steps: 4)
     var rounds: [(base: Double, mixed: Double)] = []   // tokens/s
     for round in 1...repeats {
         log("round \(round)/\(repeats): \(batch) sequences with no adapter, then over \(adapterCount) adapters of rank \(rank), \(newTokens) steps each")
-        let base = try decodeTogether(model, prompts: prompts, adapters: Array(repeating: nil, count: batch), steps: newTokens)
+        let base = try decodeTogether(model, prompts: prompts, adapters: noAdapter, steps: newTokens)
         let mixed = try decodeTogether(model, prompts: prompts, adapters: assignment, steps: newTokens)
         rounds.append((Double(batch * newTokens) / base, Double(batch * newTokens) / mixed))
     }
