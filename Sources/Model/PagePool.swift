@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Synchronization
 
 /// The unified memory pool: one byte budget cut into fixed-size pages, shared by KV cache blocks and adapter
@@ -14,6 +15,7 @@ public final class PagePool: @unchecked Sendable {
     /// Pages in the budget.
     public let pageCount: Int
     private let arena: UnsafeMutableRawPointer   // [pageCount][pageBytes]
+    private let mapping: HugePages.Mapping       // 2 MiB aligned, huge pages where the kernel gives them
 
     private struct State {
         var free: [Int32]
@@ -28,14 +30,13 @@ public final class PagePool: @unchecked Sendable {
         self.pageBytes = page
         pageCount = max(1, min(Int(Int32.max), budgetBytes / page))
         let bytes = pageCount * page
-        let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else { fatalError("cannot map a memory pool of \(bytes) bytes") }
-        arena = mapped
+        mapping = HugePages.map(bytes, reserve: false)
+        arena = mapping.base
         // Lowest pages first (they are handed out from the end of the list).
         state = Mutex(State(free: (0..<Int32(pageCount)).reversed()))
     }
 
-    deinit { munmap(arena, pageCount * pageBytes) }
+    deinit { HugePages.unmap(mapping) }
 
     public var budgetBytes: Int { pageCount * pageBytes }
 

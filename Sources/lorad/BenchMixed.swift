@@ -5,8 +5,8 @@ import Model
 import ModelFactory
 
 /// `lorad bench mixed`: decode throughput of B sequences spread over K distinct adapters, against the same B
-/// sequences with no adapter, in the same run: `--repeat` rounds of one baseline and one mixed run back to back, so
-/// each ratio compares runs a few seconds apart; the median round is reported.
+/// sequences with no adapter, in the same run: `--repeat` rounds, each decoding both batches step by step in turn,
+/// so each ratio compares steps a fraction of a second apart; the median round is reported.
 func benchMixed(_ args: [String]) throws {
     let a = try Arguments(args, options: ["model", "batch", "adapters", "rank", "prompt-tokens", "new-tokens", "threads", "repeat"],
                           switches: ["json", "help"])
@@ -36,13 +36,11 @@ func benchMixed(_ args: [String]) throws {
     let noAdapter = [LoRAWeights?](repeating: nil, count: batch)
     log("warming up")
     // A whole round, shorter: the first runs pay for first touches of caches, scratch and adapter pages.
-    _ = try decodeTogether(model, prompts: prompts, adapters: noAdapter, steps: 4)
-    _ = try decodeTogether(model, prompts: prompts, adapters: assignment, steps: 4)
+    _ = try pairedRound(model, prompts: prompts, base: noAdapter, mixed: assignment, steps: 4)
     var rounds: [(base: Double, mixed: Double)] = []   // tokens/s
     for round in 1...repeats {
-        log("round \(round)/\(repeats): \(batch) sequences with no adapter, then over \(adapterCount) adapters of rank \(rank), \(newTokens) steps each")
-        let base = try decodeTogether(model, prompts: prompts, adapters: noAdapter, steps: newTokens)
-        let mixed = try decodeTogether(model, prompts: prompts, adapters: assignment, steps: newTokens)
+        log("round \(round)/\(repeats): \(batch) sequences with no adapter and over \(adapterCount) adapters of rank \(rank), \(newTokens) steps each, interleaved")
+        let (base, mixed) = try pairedRound(model, prompts: prompts, base: noAdapter, mixed: assignment, steps: newTokens)
         rounds.append((Double(batch * newTokens) / base, Double(batch * newTokens) / mixed))
     }
     let median = rounds.sorted { $0.mixed / $0.base < $1.mixed / $1.base }[(rounds.count - 1) / 2]
@@ -63,6 +61,26 @@ func benchMixed(_ args: [String]) throws {
             """, dir.lastPathComponent, batch, adapterCount, rank, Parallel.threads, baseRate, mixedRate,
                      mixedRate / baseRate, repeats, rounds.map { String(format: "%.3f", $0.mixed / $0.base) }.joined(separator: " ")))
     }
+}
+
+/// One round: the same prompts decoded with no adapter and with `mixed`, step by step in turn (base, mixed, mixed,
+/// base, ...), so a shift in the machine's speed (this VM's memory bandwidth swings within seconds) falls on both
+/// alike. Returns the decode seconds of each.
+func pairedRound(_ model: LoadedModel, prompts: [[Int]], base: [LoRAWeights?], mixed: [LoRAWeights?],
+                 steps: Int) throws -> (base: Double, mixed: Double) {
+    let b = try DecodeBatch(model, prompts: prompts, adapters: base)
+    let m = try DecodeBatch(model, prompts: prompts, adapters: mixed)
+    var seconds = (base: 0.0, mixed: 0.0)
+    for s in 0..<steps {
+        if s % 2 == 0 {
+            seconds.base += try b.step()
+            seconds.mixed += try m.step()
+        } else {
+            seconds.mixed += try m.step()
+            seconds.base += try b.step()
+        }
+    }
+    return seconds
 }
 
 /// K adapters of rank R for the model: those in DIR/adapters when they fit, else written to a temporary folder.
@@ -93,26 +111,45 @@ func benchAdapters(model: LoadedModel, directory: URL, count: Int, rank: Int) th
     return out
 }
 
-/// Prefills every prompt, then decodes `steps` tokens for all sequences together (one row each per step, greedy).
-/// Returns the seconds spent in the decode steps. Sequences are ordered so equal adapters are adjacent.
-func decodeTogether(_ model: LoadedModel, prompts: [[Int]], adapters: [LoRAWeights?], steps: Int) throws -> Double {
-    let t = model.transformer
-    let order = prompts.indices.sorted {
-        (adapters[$0].map { ObjectIdentifier($0).hashValue } ?? 0, $0) < (adapters[$1].map { ObjectIdentifier($0).hashValue } ?? 0, $1)
+/// B sequences decoding together, one row each per step (greedy): prefilled at init, then `step()` runs one decode
+/// step and returns its seconds. Sequences are ordered so equal adapters are adjacent (one segment each).
+final class DecodeBatch {
+    private let transformer: Transformer
+    private let order: [Int]
+    private let caches: [KVCache]
+    private let adapters: [LoRAWeights?]
+    private var logits: [Float]
+
+    init(_ model: LoadedModel, prompts: [[Int]], adapters: [LoRAWeights?]) throws {
+        transformer = model.transformer
+        self.adapters = adapters
+        order = prompts.indices.sorted {
+            (adapters[$0].map { ObjectIdentifier($0).hashValue } ?? 0, $0) < (adapters[$1].map { ObjectIdentifier($0).hashValue } ?? 0, $1)
+        }
+        caches = prompts.map { _ in model.transformer.makeCache() }
+        var batch = StepBatch()
+        for i in order { batch.append(prompts[i], cache: caches[i], adapter: adapters[i]) }
+        logits = try transformer.forward(batch)
     }
-    let caches = prompts.map { _ in t.makeCache() }
-    var batch = StepBatch()
-    for i in order { batch.append(prompts[i], cache: caches[i], adapter: adapters[i]) }
-    var logits = try t.forward(batch)
-    let vocab = t.config.vocabSize
-    let start = DispatchTime.now().uptimeNanoseconds
-    for _ in 0..<steps {
+
+    func step() throws -> Double {
+        let vocab = transformer.config.vocabSize
         var next = StepBatch()
         for (k, i) in order.enumerated() {
             let token = logits[(k * vocab)..<((k + 1) * vocab)].withUnsafeBufferPointer { Sampler.argmax($0) }
             next.append([token], cache: caches[i], adapter: adapters[i])
         }
-        logits = try t.forward(next)
+        let start = DispatchTime.now().uptimeNanoseconds
+        logits = try transformer.forward(next)
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Prefills every prompt, then decodes `steps` tokens for all sequences together. Returns the seconds spent in the
+/// decode steps.
+func decodeTogether(_ model: LoadedModel, prompts: [[Int]], adapters: [LoRAWeights?], steps: Int) throws -> Double {
+    let run = try DecodeBatch(model, prompts: prompts, adapters: adapters)
+    var seconds = 0.0
+    for _ in 0..<steps { seconds += try run.step() }
+    return seconds
 }
