@@ -75,6 +75,13 @@ struct ServeSettings {
         socketPath = a.string("socket") ?? defaultSocketPath(env)
         dataDirectory = URL(fileURLWithPath: a.string("data-dir") ?? defaultDataDirectory(env))
         poolBytes = try a.string("pool-memory").map { try parseSize($0, flag: "pool-memory") } ?? (2 << 30)
+        // The pool is mapped without reserving it, so a budget past the machine's memory would start and then
+        // fail under load (the OOM killer), long after the typo.
+        let physical = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(poolBytes) <= physical else {
+            throw UsageError("--pool-memory \(a.string("pool-memory") ?? "") is more than this machine's memory "
+                             + "(\(physical >> 20) MiB)")
+        }
         threads = try a.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
         guard (1...256).contains(threads) else { throw UsageError("--threads must be 1...256") }
         maxBatchTokens = try a.int("max-batch-tokens") ?? 256

@@ -85,6 +85,10 @@ import TestSupport
         let size = try runProduct("lorad", ["serve", "--pool-memory", "lots"])
         #expect(size.status == 2)
         #expect(size.stderr.contains("pool-memory"))
+        // A budget past the machine's memory would map (unreserved) and fail under load: refused up front.
+        let huge = try runProduct("lorad", ["serve", "--pool-memory", "500T", "--socket", "/tmp/lorad-x.sock"])
+        #expect(huge.status == 2)
+        #expect(huge.stderr.contains("--pool-memory 500T is more than this machine's memory"))
         let model = try runProduct("lorad", ["serve", "--model", "/nonexistent/model", "--socket", "/tmp/lorad-x.sock"])
         #expect(model.status == 1)
         #expect(model.stderr.contains("/nonexistent/model"))
