@@ -77,10 +77,10 @@ struct ServeSettings {
         poolBytes = try a.string("pool-memory").map { try parseSize($0, flag: "pool-memory") } ?? (2 << 30)
         // The pool is mapped without reserving it, so a budget past the machine's memory would start and then
         // fail under load (the OOM killer), long after the typo.
-        let physical = ProcessInfo.processInfo.physicalMemory
-        guard UInt64(poolBytes) <= physical else {
-            throw UsageError("--pool-memory \(a.string("pool-memory") ?? "") is more than this machine's memory "
-                             + "(\(physical >> 20) MiB)")
+        let memory = memoryLimit()
+        guard UInt64(poolBytes) <= memory.bytes else {
+            throw UsageError("--pool-memory \(a.string("pool-memory") ?? "") is more than \(memory.what) "
+                             + "(\(memory.bytes >> 20) MiB)")
         }
         threads = try a.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
         guard (1...256).contains(threads) else { throw UsageError("--threads must be 1...256") }
@@ -119,6 +119,19 @@ func defaultDataDirectory(_ env: [String: String]) -> String {
 }
 
 /// `512M`, `4G`, `64K`, or bytes.
+/// The memory this process may use: the machine's, or its container's limit when one is set (cgroup v2
+/// `memory.max`, v1 `memory.limit_in_bytes`, as a container sees them at /sys/fs/cgroup).
+func memoryLimit() -> (bytes: UInt64, what: String) {
+    var limit = (bytes: ProcessInfo.processInfo.physicalMemory, what: "this machine's memory")
+    for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let bytes = UInt64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+              bytes < limit.bytes else { continue }   // "max", unreadable, or no lower than the machine's
+        limit = (bytes, "this container's memory limit")
+    }
+    return limit
+}
+
 func parseSize(_ text: String, flag: String) throws -> Int {
     let t = text.trimmingCharacters(in: .whitespaces).uppercased()
     let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]

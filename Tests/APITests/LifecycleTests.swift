@@ -88,7 +88,7 @@ import TestSupport
         // A budget past the machine's memory would map (unreserved) and fail under load: refused up front.
         let huge = try runProduct("lorad", ["serve", "--pool-memory", "500T", "--socket", "/tmp/lorad-x.sock"])
         #expect(huge.status == 2)
-        #expect(huge.stderr.contains("--pool-memory 500T is more than this machine's memory"))
+        #expect(huge.stderr.contains("--pool-memory 500T is more than this"), "\(huge.stderr)")
         let model = try runProduct("lorad", ["serve", "--model", "/nonexistent/model", "--socket", "/tmp/lorad-x.sock"])
         #expect(model.status == 1)
         #expect(model.stderr.contains("/nonexistent/model"))
