@@ -181,16 +181,27 @@ public final class Engine: Sendable {
 
     // MARK: engine-thread interface
 
-    /// New submissions; blocks while the engine has nothing to do. nil when shutting down.
+    /// New submissions; blocks while the engine has nothing to do. nil when shutting down (what was submitted but
+    /// not taken stays for `takeLeftovers`).
     func takePending(idle: Bool) -> [SequenceState]? {
         while true {
             let (batch, down) = inbox.withLock { box -> ([SequenceState], Bool) in
+                if box.shuttingDown { return ([], true) }
                 defer { box.pending.removeAll() }
-                return (box.pending, box.shuttingDown)
+                return (box.pending, false)
             }
             if down { return nil }
             if !batch.isEmpty || !idle { return batch }
             wakeup.wait()
+        }
+    }
+
+    /// After shutdown: the submissions the engine never took (submitted just before it stopped), to be cancelled
+    /// like the rest. Without this their streams never ended.
+    func takeLeftovers() -> [SequenceState] {
+        inbox.withLock { box in
+            defer { box.pending.removeAll() }
+            return box.pending
         }
     }
 

@@ -29,8 +29,8 @@ final class EngineLoop {
             if !running.isEmpty { step() }
             publishCounts()
         }
-        // Shutting down: everything left is cancelled.
-        for seq in running + waiting.values.flatMap({ $0 }) { finish(seq, .cancelled) }
+        // Shutting down: everything left is cancelled, submissions not yet taken included.
+        for seq in running + waiting.values.flatMap({ $0 }) + engine.takeLeftovers() { finish(seq, .cancelled) }
         running.removeAll()
         waiting.removeAll()
     }

@@ -201,7 +201,7 @@ import TestSupport
         kill(daemon.process.processIdentifier, SIGTERM)
         let response = try UnixHTTPClient.parse(first + UnixHTTPClient.readAll(fd))
         let events = UnixHTTPClient.events(response.body)
-        #expect(events.last == "[DONE]")
+        #expect(events.last == "[DONE]", "\(String(decoding: first, as: UTF8.self))\n\(daemon.log)")
         #expect(events.dropLast().last?.contains("\"finish_reason\":\"cancelled\"") == true || events.dropLast().last?.contains("\"length\"") == true)
         #expect(daemon.stop() == 0)
     }

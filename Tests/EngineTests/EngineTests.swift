@@ -148,3 +148,24 @@ import TestSupport
         #expect(error(GenerationRequest(promptTokens: [1], maxTokens: 600))?.kind == .tooLarge)
     }
 }
+
+/// Shutting down never leaves a request without an end: what was running, waiting, or submitted a moment before
+/// (not yet taken by the engine thread) is cancelled, so every stream gets its last event.
+@Suite struct ShutdownTests {
+    @Test func submissionsRacingShutdownAllEnd() throws {
+        for round in 0..<5 {
+            let engine = Engine(model: EngineFixture.model, tokenizer: nil, configuration: EngineConfiguration())
+            let busy = Collector()
+            try engine.submit(GenerationRequest(tenant: "a", promptTokens: EngineFixture.refs.prompts[3].ids,
+                                                maxTokens: 400), sink: busy.sink)
+            let deadline = Date().addingTimeInterval(30)
+            while busy.tokens.count < 2 && Date() < deadline { usleep(500) }
+            // Submitted while the engine thread is inside a step, then shut down before it takes it.
+            let late = Collector()
+            try engine.submit(GenerationRequest(tenant: "b", promptTokens: [1, 2, 3], maxTokens: 8), sink: late.sink)
+            engine.shutdown()
+            #expect(busy.wait(timeout: 10)?.reason == .cancelled, "round \(round)")
+            #expect(late.wait(timeout: 10) != nil, "round \(round): the late request never ended")
+        }
+    }
+}
