@@ -75,8 +75,8 @@ public enum HugePages {
         public let base: UnsafeMutableRawPointer   // 2 MiB aligned, `bytes` rounded up to 2 MiB usable
     }
 
-    /// A zeroed mapping of at least `bytes`, its base 2 MiB aligned. `reserve`: MAP_NORESERVE (pages are committed
-    /// when touched, as for a memory pool's arena).
+    /// A zeroed mapping of at least `bytes`, its base 2 MiB aligned. `reserve: false` maps it MAP_NORESERVE (no
+    /// swap reserved up front; pages are committed when first touched, as for the memory pool's arena).
     public static func map(_ bytes: Int, reserve: Bool = true) -> Mapping {
         let usable = (bytes + size - 1) / size * size
         let length = usable + size

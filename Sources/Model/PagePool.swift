@@ -6,16 +6,16 @@ import Synchronization
 /// weights (S-LoRA's unified paging), so memory flows to whichever needs it. Pages come from one arena mapped at
 /// start-up (the kernel commits them on first touch). Thread-safe; allocation is all-or-nothing.
 public final class PagePool: @unchecked Sendable {
-    // @unchecked Sendable: `arena` is fixed after init; the free list is behind `state`; a page's bytes belong to
-    // whoever allocated it until it is released.
+    // @unchecked Sendable: the arena (`mapping`) is fixed after init; the free list is behind `state`; a page's
+    // bytes belong to whoever allocated it until it is released.
     public enum Kind: String, Sendable, CaseIterable { case kv, adapter }
 
     /// Bytes per page (a multiple of 64, so every page is 64-byte aligned).
     public let pageBytes: Int
     /// Pages in the budget.
     public let pageCount: Int
-    private let arena: UnsafeMutableRawPointer   // [pageCount][pageBytes]
     private let mapping: HugePages.Mapping       // 2 MiB aligned, huge pages where the kernel gives them
+    private var arena: UnsafeMutableRawPointer { mapping.base }   // [pageCount][pageBytes]
 
     private struct State {
         var free: [Int32]
@@ -31,7 +31,6 @@ public final class PagePool: @unchecked Sendable {
         pageCount = max(1, min(Int(Int32.max), budgetBytes / page))
         let bytes = pageCount * page
         mapping = HugePages.map(bytes, reserve: false)
-        arena = mapping.base
         // Lowest pages first (they are handed out from the end of the list).
         state = Mutex(State(free: (0..<Int32(pageCount)).reversed()))
     }

@@ -10,7 +10,7 @@ let benchUsage = """
                  roofline fraction; best of --repeat runs
       mixed      --model DIR [--batch 16] [--adapters 16] [--rank 16] [--new-tokens 32] [--repeat 3]
                  decode throughput of B sequences over K adapters against the same B with no adapter, in
-                 rounds of the two back to back (after one warm-up round); the median round
+                 rounds that decode both step by step in turn (after one warm-up round); the median round
       serve      --model DIR [--concurrency 1,4,16,64] [--adapters 4] [--rank 16] [--prompt-tokens 64]
                  [--new-tokens 32] [--requests-per-client 2] [--max-batch-tokens N]
                  continuous batching throughput, TTFT and inter-token latency p50/p99 per concurrency

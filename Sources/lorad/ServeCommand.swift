@@ -118,7 +118,6 @@ func defaultDataDirectory(_ env: [String: String]) -> String {
     return (env["HOME"] ?? "/tmp") + "/.local/state/lorad"
 }
 
-/// `512M`, `4G`, `64K`, or bytes.
 /// The memory this process may use: the machine's, or its container's limit when one is set (cgroup v2
 /// `memory.max`, v1 `memory.limit_in_bytes`, as a container sees them at /sys/fs/cgroup).
 func memoryLimit() -> (bytes: UInt64, what: String) {
@@ -132,6 +131,7 @@ func memoryLimit() -> (bytes: UInt64, what: String) {
     return limit
 }
 
+/// `512M`, `4G`, `64K`, or bytes.
 func parseSize(_ text: String, flag: String) throws -> Int {
     let t = text.trimmingCharacters(in: .whitespaces).uppercased()
     let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
