@@ -1,14 +1,18 @@
 # lorad: the two commands.
 #   make run   install what is missing, build release, serve the demo model
-#   make test  install what is missing, build, run every test
+#   make test  install what is missing (Debian packages; the pinned Python test tools in .build/venv), build, run
+#              every test
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config
+APT_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config curl
+# The Python tools tests use, pinned, in the project's own virtual environment (never the system Python).
+VENV := .build/venv
+PY_PACKAGES := openai==3.63.0 PyYAML==6.0.3
 BENCH_DIR ?= bench-models
 BENCH_SHAPE ?= tinyllama-1.1b
 BENCH_DTYPE ?= bf16
 
-.PHONY: all deps build release run test bench clean
+.PHONY: all deps venv build release run test bench clean
 
 all: build
 
@@ -22,6 +26,19 @@ deps:
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The test tools' virtual environment, made again when the pinned list changes. Debian's python3 needs python3-venv
+# for `-m venv` (installed when missing).
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	@python3 -m venv --help >/dev/null 2>&1 && python3 -c "import ensurepip" 2>/dev/null || { \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq python3-venv; }
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	touch $@
+
 build: deps
 	$(SWIFT) build
 
@@ -33,7 +50,7 @@ release: deps
 run: release
 	.build/release/lorad serve --model demo --register-adapters adapters $(SERVE_ARGS)
 
-test: deps
+test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

@@ -4,21 +4,6 @@
 
 #include "simd.h"
 
-static int lk_cpu_avx2 = -1;
-
-int lk_has_avx2(void) {
-#if LK_X86
-    if (lk_cpu_avx2 < 0) {
-        __builtin_cpu_init();
-        lk_cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c");
-    }
-    return lk_cpu_avx2;
-#else
-    return 0;
-#endif
-}
-
 /* ---------------------------------------------------------------- scalar bodies */
 
 static float read_sum_scalar(const float *p, size_t n) {

@@ -101,9 +101,8 @@ final class DocRunner {
     /// Commands not run, with the reason (shown when a test fails).
     private(set) var skipped: [String] = []
 
-    static let hasOpenAIClient: Bool = {
-        (try? runProduct("/usr/bin/env", ["python3", "-c", "import openai"]))?.status == 0
-    }()
+    /// Nil when the project's python3 has the `openai` client, else what is missing.
+    static let missingOpenAIClient: String? = TestPython.missing("openai")
 
     init(daemon: TestDaemon, scripts: [String: String] = [:]) throws {
         self.daemon = daemon
@@ -113,7 +112,7 @@ final class DocRunner {
         environment = ProcessInfo.processInfo.environment
         environment["LORAD_SOCKET"] = nil
         environment["LORAD_TOKEN"] = nil
-        environment["PATH"] = productDirectory.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        environment["PATH"] = productDirectory.path + ":" + TestPython.path(prepending: environment["PATH"])
         for (name, text) in scripts {
             try substituted(text).write(to: scriptDirectory.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
@@ -150,10 +149,8 @@ final class DocRunner {
         case "export":
             return try export(c)
         case "python3" where scripts.keys.contains(where: { c.command.contains($0) }):
-            guard Self.hasOpenAIClient else {
-                skipped.append("\(c): python3 cannot import openai")
-                return nil
-            }
+            // A documented step is run or fails the test: it is never skipped for a missing tool.
+            if let missing = Self.missingOpenAIClient { return "\(c): \(missing)" }
         default:
             skipped.append("\(c): not run by tests")
             return nil
@@ -181,7 +178,7 @@ final class DocRunner {
             guard let eq = entry.firstIndex(of: "=") else { continue }
             env[String(entry[..<eq])] = String(entry[entry.index(after: eq)...])
         }
-        env["PATH"] = productDirectory.path + ":" + (env["PATH"] ?? "")
+        env["PATH"] = productDirectory.path + ":" + TestPython.path(prepending: env["PATH"])
         environment = env
         return nil
     }

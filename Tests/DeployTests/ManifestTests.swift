@@ -3,8 +3,8 @@ import Testing
 import TestSupport
 
 /// deploy/kubernetes and deploy/systemd: the files parse, carry the fields their tools require, and agree with each
-/// other and with lorad.conf. The external checkers (python3 with PyYAML, systemd-analyze) are used when the machine
-/// has them.
+/// other and with lorad.conf. The Kubernetes checker runs on the project's python3 (PyYAML, from .build/venv, which
+/// `make test` installs); systemd-analyze is used when the machine has systemd.
 @Suite struct ManifestTests {
     static let root = Fixtures.repositoryRoot
     static let deploy = root.appendingPathComponent("deploy")
@@ -12,7 +12,6 @@ import TestSupport
     static func available(_ arguments: [String]) -> Bool {
         (try? runProduct("/usr/bin/env", arguments))?.status == 0
     }
-    static let hasPyYAML = available(["python3", "-c", "import yaml"])
     static let hasSystemdAnalyze = available(["systemd-analyze", "--version"])
 
     /// Checks every manifest in deploy/kubernetes; prints one problem per line, nothing when all is well.
@@ -156,15 +155,18 @@ import TestSupport
         print("\n".join(problems))
         """#
 
-    @Test(.enabled(if: hasPyYAML)) func kubernetesManifestsAreComplete() throws {
+    @Test func kubernetesManifestsAreComplete() throws {
+        if let missing = TestPython.missing("yaml") { Issue.record(Comment(rawValue: missing)); return }
         let r = try runProduct("/usr/bin/env", ["python3", "-c", Self.kubernetesChecker,
-                                                Self.deploy.appendingPathComponent("kubernetes").path])
+                                                Self.deploy.appendingPathComponent("kubernetes").path],
+                               environment: TestPython.environment)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(r.stdout)")
     }
 
     /// The checker finds what it should (so an empty answer above means something).
-    @Test(.enabled(if: hasPyYAML)) func kubernetesCheckerFindsProblems() throws {
+    @Test func kubernetesCheckerFindsProblems() throws {
+        if let missing = TestPython.missing("yaml") { Issue.record(Comment(rawValue: missing)); return }
         let dir = try Fixtures.temporaryDirectory("lorad-k8s")
         try """
             apiVersion: apps/v1
@@ -180,7 +182,8 @@ import TestSupport
                       image: x
                       readinessProbe: { httpGet: { path: /metrics, port: 8080 } }
             """.write(to: dir.appendingPathComponent("d.yaml"), atomically: true, encoding: .utf8)
-        let r = try runProduct("/usr/bin/env", ["python3", "-c", Self.kubernetesChecker, dir.path])
+        let r = try runProduct("/usr/bin/env", ["python3", "-c", Self.kubernetesChecker, dir.path],
+                               environment: TestPython.environment)
         for expected in ["does not match the pod template", "no livenessProbe", "httpGet without a token", "no Service"] {
             #expect(r.stdout.contains(expected), "\(r.stdout)")
         }

@@ -32,3 +32,28 @@ public enum Fixtures {
         return repositoryRoot.appendingPathComponent(".build/debug/\(name)")
     }
 }
+
+/// The Python tools the tests use (the `openai` client, PyYAML) live in the project's own virtual environment,
+/// `.build/venv`, which `make test` creates from the pinned list in the Makefile; the system Python is never changed.
+public enum TestPython {
+    /// The virtual environment's bin directory.
+    public static let binDirectory = Fixtures.repositoryRoot.appendingPathComponent(".build/venv/bin")
+
+    /// `path` with the virtual environment's bin directory first, so `python3` is the project's.
+    public static func path(prepending path: String?) -> String {
+        binDirectory.path + ":" + (path ?? "/usr/bin:/bin")
+    }
+
+    /// The environment a Python step runs in.
+    public static var environment: [String: String] {
+        ["PATH": path(prepending: ProcessInfo.processInfo.environment["PATH"])]
+    }
+
+    /// Nil when `python3` (the project's) imports `module`, else a message naming what is missing and how to get it.
+    public static func missing(_ module: String) -> String? {
+        let r = try? runProduct("/usr/bin/env", ["python3", "-c", "import \(module)"], environment: environment)
+        if r?.status == 0 { return nil }
+        return "python3 cannot import \(module): run `make test` (or `make venv`), which installs the pinned Python "
+            + "tools into .build/venv"
+    }
+}

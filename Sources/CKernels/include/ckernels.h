@@ -6,8 +6,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// 1 when the AVX2/FMA bodies are in use, 0 for the scalar fallback.
+/* ---------------------------------------------------------------- instruction-set path (cpu.c)
+   One path for the whole process, picked once from the CPU: scalar, AVX2 (+FMA+F16C) or AVX-512 (F+BW+VL; VNNI and
+   BF16 reported separately). The environment variable LORAD_ISA=scalar|avx2|avx512 forces a lower path (a higher
+   one than the CPU has is ignored). Every kernel asks these functions, never the CPU itself. */
+#define LK_ISA_SCALAR 0
+#define LK_ISA_AVX2 1
+#define LK_ISA_AVX512 2
+
+/// The path in use (LK_ISA_*).
+int lk_isa(void);
+/// The best path this CPU supports, whatever LORAD_ISA says.
+int lk_isa_best(void);
+/// Switches the path (tests and benchmarks compare paths in one process); -1 when the CPU lacks it.
+/// Not thread-safe: call it while no kernel runs.
+int lk_isa_force(int isa);
+/// "scalar", "avx2" or "avx512".
+const char *lk_isa_name(int isa);
+/// LK_ISA_* for a name, -1 for anything else.
+int lk_isa_parse(const char *name);
+/// 1 when the AVX2/FMA bodies are in use (lk_isa() >= LK_ISA_AVX2), 0 for the scalar fallback.
 int lk_has_avx2(void);
+/// 1 when the AVX-512 (F/BW/VL) bodies are in use.
+int lk_has_avx512(void);
+/// 1 when the AVX-512 path is in use and the CPU has AVX512_VNNI (vpdpbusd) / AVX512_BF16 (vdpbf16ps).
+int lk_has_avx512_vnni(void);
+int lk_has_avx512_bf16(void);
 
 /// Streams `n` floats with wide loads and several accumulators; returns their sum (so the loads are not elided).
 /// Used by the read-bandwidth probe.
