@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Adapters", dependencies: ["Model", "Safetensors", "Kernels"], swiftSettings: optimized),
 
         // The adapter registry: SQLite (WAL) tenants/tokens/adapters and the content-addressed adapter store.
-        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model"], swiftSettings: optimized),
+        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model", "GGUF"], swiftSettings: optimized),
 
         // Continuous batching: scheduling, sampling, stop conditions, fairness, adapter routing.
         .target(name: "Engine", dependencies: ["Model", "Tokenization", "Adapters"], swiftSettings: optimized),
@@ -64,7 +64,7 @@ let package = Package(
         // Executables.
         .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "Engine", "CKernels", "COpenBLAS", "ModelFactory",
                                                        "Tokenization", "Kernels", "Safetensors", "Registry", "Server",
-                                                       "HTTPServer", "ChatTemplate", "Wire"],
+                                                       "HTTPServer", "ChatTemplate", "Wire", "GGUF"],
                           swiftSettings: optimized),
         .executableTarget(name: "loractl", dependencies: ["Wire"], swiftSettings: optimized),
 
@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tokenization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Safetensors", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Model", "Kernels", "Safetensors", "TestSupport"]),

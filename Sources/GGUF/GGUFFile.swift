@@ -92,6 +92,11 @@ public final class GGUFFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base! + dataStart + info.offset, count: info.byteCount)
     }
 
+    /// The file's header: magic, counts, metadata and tensor infos (everything before the data section).
+    public var headerBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base!, count: min(dataStart, fileSize))
+    }
+
     /// Asks the kernel to read the data section ahead (`MADV_WILLNEED`).
     public func willReadAll() {
         guard let base else { return }
