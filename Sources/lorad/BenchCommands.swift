@@ -25,6 +25,8 @@ let benchUsage = """
                  tokens per step and decode speedup of lookahead against plain greedy decoding, per batch size
                  (mixed adapters from DIR/adapters above batch 1) and prompt kind, outputs checked identical
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
+      qmatmul    [--types q4_K,q6_K,...] [--rows 1,128] [--paths avx512,avx2]   quantized products per type and
+                 path: GB/s of weights against the read-bandwidth probe, GFLOP/s
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
     """
@@ -40,6 +42,7 @@ func benchCommand(_ args: [String]) throws {
     case "load": try benchLoad(rest)
     case "lookahead": try benchLookahead(rest)
     case "matmul": try benchMatmul(rest)
+    case "qmatmul": try benchQuantMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)
     default: throw UsageError("unknown bench scenario \"\(scenario)\"")
