@@ -247,8 +247,17 @@ final class EngineLoop {
     }
 
     /// Streams one chosen token (`logits`: the row it was chosen from) and says whether the sequence is done.
+    /// Logits that are not all finite (an adapter whose weights overflow the activations) end the request with an
+    /// error, never with NaN logprobs or a token drawn from garbage.
     func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
         let r = seq.request
+        if !allFinite(logits) {
+            let adapter = r.adapter.map { "adapter \"\($0.name)\"" } ?? "the base model"
+            let error = EngineError(.internalError, "the model produced non-finite logits (NaN or infinity) at generated token \(seq.generated.count + 1) with \(adapter); the request was stopped")
+            FileHandle.standardError.write(Data("lorad: request of tenant \(seq.tenant) failed: \(error.message)\n".utf8))
+            seq.failure = error
+            return .cancelled
+        }
         let logprob = r.wantLogprobs ? tokenLogprob(logits, chosen: token, top: r.logprobs) : nil
         seq.generated.append(token)
         seq.pendingToken = token
@@ -274,6 +283,10 @@ final class EngineLoop {
         }
         seq.cache = nil
         engine.finished(seq.tenant)
+        if let failure = seq.failure {
+            seq.sink(.failed(failure))
+            return
+        }
         guard let reason else { return }
         engine.updateStats { $0.requestsFinished[reason, default: 0] += 1 }
         if !tail.isEmpty { seq.sink(.token(id: -1, text: tail, logprob: nil)) }

@@ -27,6 +27,8 @@ final class SequenceState {
     var generated: [Int] = []
     /// The token to feed in the next decode step (the last generated one).
     var pendingToken: Int?
+    /// Why the sequence failed (it then ends with `.failed`, not `.finished`).
+    var failure: EngineError?
     var sampler: Sampler
     /// Window, n-gram pool and acceptance of lookahead decoding, from the first decode step (nil: plain).
     var lookahead: LookaheadState?

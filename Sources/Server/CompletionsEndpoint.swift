@@ -17,16 +17,16 @@ extension APIService {
         var record: AdapterRecord?
     }
 
-    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply) throws {
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply, gone: ClientGone) throws {
         let prompt: [Int]
         switch req.prompt {
-        case .text(let s): prompt = tokenizer.encode(s, addSpecialTokens: true)
+        case .text(let s): prompt = try encodeUntrusted(s, addSpecialTokens: true, gone: gone)
         case .tokens(let t): prompt = t
         }
         try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: false, reply: reply)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply) throws {
+    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply, gone: ClientGone) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
@@ -34,7 +34,7 @@ extension APIService {
         do { text = try renderChat(req.messages, true) } catch {
             throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error")
         }
-        let prompt = tokenizer.encode(text, addSpecialTokens: false)
+        let prompt = try encodeUntrusted(text, addSpecialTokens: false, gone: gone)
         try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: true, reply: reply)
     }
 
@@ -42,7 +42,9 @@ extension APIService {
     func resolveModel(_ model: String, identity: Identity, prompt: [Int], scale: Double) throws -> ResolvedModel {
         var name: String?
         if model == "auto" {
-            let candidates = try registry.adapters(visibleTo: identity.tenant, isAdmin: false).filter { !$0.isBroken }
+            // Only the caller's own adapters and those an admin published: a tenant's public adapter cannot
+            // capture other tenants' prompts by its description.
+            let candidates = try registry.adapters(routableFor: identity.tenant)
             name = try router.choose(promptTokens: prompt, among: candidates.map {
                 AdapterRouter.Candidate(name: $0.name, description: $0.description)
             })?.name
