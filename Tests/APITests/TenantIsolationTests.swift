@@ -189,3 +189,24 @@ import TestSupport
         #expect(!status.stderr.contains("Broken pipe"))
     }
 }
+
+/// Item 8: a local user the socket admits but no tenant maps may use the daemon's own adapters and not delete them.
+/// Needs another uid to connect as, so it runs when the tests run as root (as `make test` does in the CI container).
+@Suite struct UnmappedUserTests {
+    @Test func unmappedLocalUserCannotDeleteTheDaemonsAdapters() throws {
+        guard getuid() == 0 else { return }
+        let daemon = try TestDaemon(model: Fixtures.tinyLlama.path,
+                                    extraArguments: ["--register-adapters", APIFixture.adapterRoot.path])
+        defer { daemon.stop() }
+        #expect(chmod(daemon.socketPath, 0o666) == 0)   // as an operator giving users the socket's group
+        func asNobody(_ method: String, _ path: String) throws -> String {
+            try runProduct("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s",
+                                                "--unix-socket", daemon.socketPath, "-X", method, "http://x\(path)"]).stdout
+        }
+        #expect(try asNobody("GET", "/v1/models").contains("a1-r8-qv"))   // using them is fine
+        let deleted = try asNobody("DELETE", "/v1/adapters/a1-r8-qv")
+        #expect(deleted.contains("not mapped to a tenant"), "\(deleted)")
+        #expect(try asNobody("POST", "/v1/adapters/a1-r8-qv/unload").contains("not mapped to a tenant"))
+        #expect(try daemon.client.request("GET", "/v1/adapters/a1-r8-qv").status == 200)
+    }
+}
