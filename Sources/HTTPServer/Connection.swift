@@ -50,6 +50,8 @@ final class Connection {
     var responder: HTTPResponder?
     /// The responder ended its response; it is finished once `output` drains.
     var responseEnded = false
+    /// Bytes of the current responder's answer were queued.
+    var answerBegun = false
     var closeAfterResponse = false
     /// When the parser began on the current request (its first byte); nil between requests.
     var requestStarted: ContinuousClock.Instant?

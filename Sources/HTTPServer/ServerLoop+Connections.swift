@@ -24,6 +24,7 @@ extension ServerLoop {
                     // A half-close (shutdown(SHUT_WR), `nc -N`): the client is still reading. Every complete request
                     // it sent is answered, a stream keeps flowing; a write error or a full close ends it.
                     connection.readClosed = true
+                    probeDeparture(connection)
                 case .ok:
                     break
                 }
@@ -35,6 +36,16 @@ extension ServerLoop {
             }
         }
         settle(connection)
+    }
+
+    /// A FIN looks the same whether the client half-closed or left altogether. While a request is being worked on and
+    /// none of its answer is written yet, an interim `100 Continue` (HTTP/1.1 clients must accept unexpected 1xx
+    /// responses) makes a departed client's kernel answer with a reset, which closes the connection and cancels the
+    /// work; a half-closed client reads past it to the answer.
+    private func probeDeparture(_ connection: Connection) {
+        guard let responder = connection.responder, !connection.answerBegun,
+              responder.request.version == .http1_1 else { return }
+        connection.enqueue(ResponseEncoding.continueResponse, now: .now)
     }
 
     /// Parses buffered input while no response is in flight: sends 100 Continue, dispatches complete requests,
@@ -84,6 +95,7 @@ extension ServerLoop {
                                   remoteAddress: connection.remoteAddress, connectionId: connection.id)
         let responder = HTTPResponder(request: request, keepAlive: head.keepAlive, shared: shared)
         connection.responder = responder
+        connection.answerBegun = false
         connection.responseEnded = false
         connection.closeAfterResponse = false
         shared.inFlight.add(1, ordering: .relaxed)
@@ -108,6 +120,7 @@ extension ServerLoop {
             return
         }
         connection.enqueue(output.bytes, now: .now)
+        if !output.bytes.isEmpty { connection.answerBegun = true }
         if output.ended {
             connection.responseEnded = true
             connection.closeAfterResponse = output.closeAfter

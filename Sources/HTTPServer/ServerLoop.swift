@@ -27,6 +27,10 @@ final class ServerLoop {
     /// Open connections by listener kind, and TCP connections by remote IP (the caps in `admit`).
     var openByKind: [ListeningSocket.Kind: Int] = [:]
     var openByHost: [String: Int] = [:]
+    /// Refused connections whose 503 is written and whose input is discarded until the client closes or the linger
+    /// time passes (closing at once would turn a request still arriving into a reset that destroys the 503).
+    var refused: [(fd: Int32, until: ContinuousClock.Instant)] = []
+    static let maxRefusedLingering = 256
     /// Epoll tokens: 0 is the mailbox, then listeners and connections from one counter (never reused).
     var nextToken: UInt64 = 1
     var running = true
@@ -136,6 +140,8 @@ final class ServerLoop {
         }
         closeListeners()
         for connection in Array(connections.values) { close(connection) }
+        for entry in refused { closeDescriptor(entry.fd) }
+        refused = []
     }
 
     // MARK: accepting
@@ -225,10 +231,21 @@ final class ServerLoop {
             retryingEINTR { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
         }
         _ = retryingEINTR { shutdown(fd, Int32(SHUT_WR)) }
-        for _ in 0..<4 {
-            guard retryingEINTR({ recv(fd, scratch.baseAddress, scratch.count, 0) }).result > 0 else { break }
+        guard refused.count < Self.maxRefusedLingering, !drainRefused(fd) else {
+            closeDescriptor(fd)
+            return
         }
-        closeDescriptor(fd)
+        refused.append((fd, .now + Self.lingerTime))
+    }
+
+    /// Reads and drops what a refused client sent; true once it closed (or failed).
+    private func drainRefused(_ fd: Int32) -> Bool {
+        for _ in 0..<4 {
+            let (n, code) = retryingEINTR { recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { continue }
+            return n == 0 || (code != EAGAIN && code != EWOULDBLOCK)
+        }
+        return false
     }
 
     // MARK: timers
@@ -241,6 +258,11 @@ final class ServerLoop {
         for (token, until) in pausedListeners where now >= until {
             pausedListeners[token] = nil
             if let listener = listeners[token] { try? epoll.modify(listener.fd, events: Epoll.input, token: token) }
+        }
+        refused.removeAll { entry in
+            guard drainRefused(entry.fd) || now >= entry.until else { return false }
+            closeDescriptor(entry.fd)
+            return true
         }
         let configuration = shared.configuration
         for connection in Array(connections.values) {

@@ -98,11 +98,12 @@ public final class APIService: Sendable {
                 }
                 try checkBodySize(call)
                 let release = try admit(identity)
-                (identity.isAdmin ? adminWork : work).async { [self] in
+                let job: @Sendable () -> Void = { [self] in
                     defer { release() }
                     guard !gone.isGone else { return }   // the client left while the call waited
                     answering(counted) { try route(call, identity: identity, reply: counted, gone: gone) }
                 }
+                (identity.isAdmin ? adminWork : work).async(execute: job)
             }
         }
     }

@@ -13,6 +13,7 @@ import Testing
             let client = try s.client()
             try client.write("GET /delay/150 HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(shutdown(client.fd, Int32(SHUT_WR)) == 0)
+            #expect(try client.readResponse().status == 100)   // the interim answer that detects a departed client
             #expect(try client.readResponse().text == "/delay/150")
             #expect(try client.readResponse().text == "GET /second")
             #expect(client.serverClosed())
@@ -38,9 +39,29 @@ import Testing
             let client = try s.client()
             try client.write("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(shutdown(client.fd, Int32(SHUT_WR)) == 0)
-            let response = try client.readResponse()
+            var response = try client.readResponse()
+            if response.status == 100 { response = try client.readResponse() }   // when the FIN beat the stream's head
             #expect(response.text == "part0;part1;part2;part3;part4;")
             #expect(!cancelled.get)
+        }
+    }
+
+    /// A client that sent its request and left altogether (close, not shutdown) is detected while its request is
+    /// being worked on: the work is told (onClose) instead of running to the end for nobody.
+    @Test func departedClientIsDetectedBeforeTheAnswer() throws {
+        let cancelled = Box(false)
+        let handler: @Sendable (HTTPRequest, HTTPResponder) -> Void = { request, responder in
+            responder.onClose { cancelled.set(true) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(5)) {
+                responder.respond(status: 200, body: Array("late".utf8))
+            }
+        }
+        try withServer(handler: handler) { s in
+            let client = try s.client()
+            try client.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            usleep(100_000)
+            client.close()
+            #expect(waitUntil(.seconds(3)) { cancelled.get })
         }
     }
 
