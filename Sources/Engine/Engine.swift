@@ -127,6 +127,9 @@ public final class Engine: Sendable {
             }
         }
         let limit = configuration.tenantLimit(request.tenant) ?? configuration.defaultTenantConcurrency
+        guard group.count <= limit else {
+            throw EngineError(.invalid, "\(group.count) choices of one prompt exceed tenant \"\(request.tenant)\"'s limit of \(limit) concurrent requests")
+        }
         let handle: RequestHandle = try inbox.withLock { box in
             guard box.accepting else { throw EngineError(.unavailable, "the server is shutting down") }
             guard box.total + group.count <= configuration.maxQueued else {
