@@ -17,7 +17,9 @@ extension APIService {
         var record: AdapterRecord?
     }
 
-    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply) throws {
+    /// `constraint`: structured output (the grammar work's `TokenConstraint`), applied to every choice.
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply,
+                     constraint: TokenConstraintFactory? = nil) throws {
         let prompts = req.prompts.map { p -> PromptPlan in
             switch p {
             case .text(let s): return PromptPlan(tokens: tokenizer.encode(s, addSpecialTokens: true), echoText: s)
@@ -25,10 +27,12 @@ extension APIService {
                                                                                  skipSpecialTokens: true))
             }
         }
-        try generate(model: req.model, prompts: prompts, options: req.options, identity: identity, chat: false, reply: reply)
+        try generate(model: req.model, prompts: prompts, options: req.options, identity: identity, chat: false, reply: reply,
+                     constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply) throws {
+    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply,
+                         constraint: TokenConstraintFactory? = nil) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
@@ -38,7 +42,7 @@ extension APIService {
         }
         let prompt = tokenizer.encode(text, addSpecialTokens: false)
         try generate(model: req.model, prompts: [PromptPlan(tokens: prompt, echoText: "")], options: req.options,
-                     identity: identity, chat: true, reply: reply)
+                     identity: identity, chat: true, reply: reply, constraint: constraint)
     }
 
     /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
@@ -81,7 +85,7 @@ extension APIService {
 
     /// Runs every candidate (prompts x best_of) as its own engine request and answers them as one response.
     private func generate(model: String, prompts: [PromptPlan], options o: GenerationOptions, identity: Identity, chat: Bool,
-                          reply: APIReply) throws {
+                          reply: APIReply, constraint: TokenConstraintFactory?) throws {
         try checkTokenIds(o)
         // LoRAX: `adapter_id` names the adapter; `model` then names the base model (or anything: LoRAX ignores it).
         let resolved = try resolveModel(o.adapterId ?? model, identity: identity, prompt: prompts[0].tokens, scale: o.adapterScale)
@@ -113,7 +117,7 @@ extension APIService {
                 tenant: identity.tenant, promptTokens: p.tokens, adapter: resolved.binding, sampling: sampling,
                 maxTokens: o.maxTokens, stop: o.stop, stopTokenIds: eos.union(o.stopTokenIds),
                 logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil || ranks, lookahead: LookaheadMode(o.lookahead),
-                controls: controls, promptLogprobs: promptLogprobs))
+                controls: controls, constraint: constraint, promptLogprobs: promptLogprobs))
         }
         // Nothing to run: max_tokens 0 without prompt logprobs answers at once.
         if o.maxTokens == 0 && promptLogprobs == nil {
