@@ -77,6 +77,11 @@ public struct GenerationOptions: Sendable, Equatable {
     init(_ f: Fields, chat: Bool) throws {
         try RequestFields.check(f, chat: chat)
         let maxKey = chat && f.value("max_completion_tokens") != nil ? "max_completion_tokens" : "max_tokens"
+        // Both limits given: the one not read would be ignored, so they must agree.
+        if maxKey == "max_completion_tokens", f.value("max_tokens") != nil,
+           try f.int("max_tokens", in: Int.min...Int.max) != f.int(maxKey, in: Int.min...Int.max) {
+            throw f.invalid("max_tokens", "\"max_tokens\" and \"max_completion_tokens\" differ; send one of them")
+        }
         if let m = try f.int(maxKey, in: Int.min...Int.max) {
             guard m >= 0 else { throw f.invalid(maxKey, "\"\(maxKey)\" must not be negative, got \(m)") }
             maxTokens = m

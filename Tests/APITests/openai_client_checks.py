@@ -59,6 +59,8 @@ def walk(kind, schema_fields, implemented, required):
         if field == "top_logprobs":
             extra["logprobs"] = True
         body = dict(required, **extra)
+        if field == "max_completion_tokens":
+            body.pop("max_tokens")   # both given must agree; this field alone is the point
         path = "/v1/chat/completions" if kind == "chat" else "/v1/completions"
         r = http.post(path, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
         if field in implemented:
@@ -240,6 +242,8 @@ def check_requests():
     expect_400("prompt", lambda: client.completions.create(model=MODEL, prompt=[]))
     expect_400("top_logprobs", lambda: client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], top_logprobs=2))
     expect_400("temperature", lambda: client.completions.create(model=MODEL, prompt="x", temperature=3))
+    expect_400("max_tokens", lambda: client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "x"}], max_tokens=3, max_completion_tokens=4))
     expect_400("response_format", lambda: client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"}), "unsupported_parameter")
     # vLLM's tokenize/detokenize.
