@@ -92,7 +92,7 @@ public final class APIService: Sendable {
                 let identity = try identify(call)
                 if call.path == "/metrics" {
                     guard call.method == "GET" else {
-                        throw APIError.methodNotAllowed("\(call.method) is not allowed on /metrics", allowed: ["GET"])
+                        throw APIError.methodNotAllowed("\(call.method) is not allowed on \(call.path)", allowed: ["GET"])
                     }
                     counted.respond(status: 200, contentType: "text/plain; version=0.0.4",
                                     body: Array(metricsText(for: identity).utf8))
@@ -155,7 +155,7 @@ public final class APIService: Sendable {
     private func checkBodySize(_ call: APICall) throws {
         let limit: Int
         switch call.path {
-        case "/tokenize", "/detokenize", "/v1/tokenize", "/v1/detokenize": limit = limits.tokenizeBodyBytes
+        case "/tokenize", "/detokenize": limit = limits.tokenizeBodyBytes
         case "/v1/completions", "/v1/chat/completions": limit = limits.generationBodyBytes
         default: limit = limits.adminBodyBytes
         }
