@@ -30,6 +30,10 @@ let package = Package(
         // Hugging Face tokenizer.json: BPE, pipeline stages, streaming decoder.
         .target(name: "Tokenization", swiftSettings: optimized),
 
+        // Constrained decoding: JSON Schema, regex and GBNF grammars, the per-sequence token mask over the vocabulary
+        // trie, and the tool-call formats of chat models.
+        .target(name: "Grammar", dependencies: ["Tokenization"], swiftSettings: optimized),
+
         // Demo and benchmark models: seeded random weights in real shapes, with tokenizer and PEFT adapters.
         .target(name: "ModelFactory", dependencies: ["Model", "Safetensors"], swiftSettings: optimized),
 
@@ -61,7 +65,7 @@ let package = Package(
         // Executables.
         .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "Engine", "CKernels", "COpenBLAS", "ModelFactory",
                                                        "Tokenization", "Kernels", "Safetensors", "Registry", "Server",
-                                                       "HTTPServer", "ChatTemplate", "Wire"],
+                                                       "HTTPServer", "ChatTemplate", "Wire", "Grammar"],
                           swiftSettings: optimized),
         .executableTarget(name: "loractl", dependencies: ["Wire"], swiftSettings: optimized),
 
@@ -70,6 +74,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "Tokenization", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Safetensors", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Model", "Kernels", "Safetensors", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Adapters", "Model", "TestSupport"]),
