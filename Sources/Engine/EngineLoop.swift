@@ -238,18 +238,28 @@ final class EngineLoop {
         return plan
     }
 
-    /// Samples the next token from `logits`, streams it, and says whether the sequence is done.
+    /// Samples the next token from `logits` (the model's row), streams it, and says whether the sequence is done.
     private func accept(_ seq: SequenceState, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
-        let token = seq.sampler.sample(logits)
+        let (token, row) = choose(seq, logits: logits)
         seq.steps += 1
         seq.lookahead?.record(nil, emitted: [token]) { _ in 0 }
-        return emit(seq, token: token, logits: logits)
+        return emit(seq, token: token, logits: row)
     }
 
-    /// Streams one chosen token (`logits`: the row it was chosen from) and says whether the sequence is done.
+    /// Chooses a sequence's next token from the model's row of logits: the row goes through the sequence's
+    /// `LogitsProcessor` (the one seam for logit controls), then the sampler (greedy or seeded draw). Returns the
+    /// token and the processed row it was chosen from.
+    func choose(_ seq: SequenceState, logits: UnsafeBufferPointer<Float>) -> (token: Int, row: UnsafeBufferPointer<Float>) {
+        let row = seq.processor.process(logits)
+        return (seq.sampler.sample(row), row)
+    }
+
+    /// Streams one chosen token (`logits`: the processed row it was chosen from) and says whether the sequence is
+    /// done.
     func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
         let r = seq.request
         let logprob = r.wantLogprobs ? tokenLogprob(logits, chosen: token, top: r.logprobs) : nil
+        seq.processor.accepted(token)
         seq.generated.append(token)
         seq.pendingToken = token
         if seq.firstTokenAtStep < 0 { seq.firstTokenAtStep = stepCount }

@@ -33,11 +33,16 @@ public struct GenerationRequest: Sendable {
     public var wantLogprobs: Bool
     /// Lookahead decoding: `auto` takes the engine's default (`EngineConfiguration.lookahead`).
     public var lookahead: LookaheadMode
+    /// Penalties, logit bias, min_tokens: applied by the sequence's `LogitsProcessor` before each token is chosen.
+    public var controls: LogitControls
+    /// Structured output: which tokens may come next (nil: any).
+    public var constraint: TokenConstraintFactory?
 
     public init(tenant: String = "default", promptTokens: [Int], adapter: AdapterBinding? = nil,
                 sampling: SamplingParameters = .greedy, maxTokens: Int = 16, stop: [String] = [],
                 stopTokenIds: Set<Int> = [], logprobs: Int = 0, wantLogprobs: Bool = false,
-                lookahead: LookaheadMode = .auto) {
+                lookahead: LookaheadMode = .auto, controls: LogitControls = .none,
+                constraint: TokenConstraintFactory? = nil) {
         self.tenant = tenant
         self.promptTokens = promptTokens
         self.adapter = adapter
@@ -48,6 +53,8 @@ public struct GenerationRequest: Sendable {
         self.logprobs = logprobs
         self.wantLogprobs = wantLogprobs
         self.lookahead = lookahead
+        self.controls = controls
+        self.constraint = constraint
     }
 }
 

@@ -28,6 +28,8 @@ final class SequenceState {
     /// The token to feed in the next decode step (the last generated one).
     var pendingToken: Int?
     var sampler: Sampler
+    /// Every row a token is chosen from passes through it first (penalties, bias, min_tokens, constraints).
+    let processor: LogitsProcessor
     /// Window, n-gram pool and acceptance of lookahead decoding, from the first decode step (nil: plain).
     var lookahead: LookaheadState?
     var decoder: StreamingDecoder?
@@ -47,6 +49,8 @@ final class SequenceState {
         self.sink = sink
         self.submittedAtStep = submittedAtStep
         sampler = Sampler(request.sampling)
+        processor = LogitsProcessor(controls: request.controls, stopTokenIds: request.stopTokenIds,
+                                    promptTokens: request.promptTokens, constraint: request.constraint?())
         decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
         stopMatcher = StopMatcher(stops: request.stop)
         context = request.promptTokens
