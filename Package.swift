@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model"], swiftSettings: optimized),
 
         // Continuous batching: scheduling, sampling, stop conditions, fairness, adapter routing.
-        .target(name: "Engine", dependencies: ["Model", "Tokenization", "Adapters"], swiftSettings: optimized),
+        .target(name: "Engine", dependencies: ["Model", "Tokenization", "Adapters", "Grammar"], swiftSettings: optimized),
 
         // Jinja subset for Hugging Face chat templates.
         .target(name: "ChatTemplate", swiftSettings: optimized),
@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Wire", swiftSettings: optimized),
 
         // The daemon's API: endpoints, identity, adapter residency, metrics (transport-independent).
-        .target(name: "Server", dependencies: ["Engine", "Registry", "Wire", "Adapters", "Model", "Tokenization"],
+        .target(name: "Server", dependencies: ["Engine", "Registry", "Wire", "Adapters", "Model", "Tokenization", "Grammar"],
                 swiftSettings: optimized),
 
         // Executables.
@@ -81,7 +81,7 @@ let package = Package(
         // A child process the registry crash tests SIGKILL in the middle of a registration.
         .executableTarget(name: "registry-crash-child", dependencies: ["Registry", "Model"],
                           path: "Tests/RegistryCrashChild"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFactory", "Adapters", "Model", "Tokenization", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelFactory", "Adapters", "Model", "Tokenization", "Grammar", "TestSupport"]),
         // Golden cases made with Python jinja2 by make_golden.py (kept beside the tests, not built).
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"],
                     exclude: ["make_golden.py", "golden_templates.py", "golden_snippets.py", "Fixtures"]),

@@ -95,7 +95,10 @@ public final class GrammarMatcher {
 /// identical stacks shared, stack sets interned, the byte transitions between them cached as they are found (a DFA
 /// built lazily), and the token mask of recently seen states. After warm-up, a mask is a cache hit or a walk of the
 /// vocabulary trie at a table lookup per node. Not thread-safe: one thread (the engine's) uses it and its matchers.
-public final class GrammarStates {
+// @unchecked Sendable: it is made on an API worker and handed to the engine thread with the request (the engine's
+// submission lock orders the two); from then on only the engine thread touches it. API workers that find it in a
+// cache pass the reference on without touching it.
+public final class GrammarStates: @unchecked Sendable {
     public let grammar: CompiledGrammar
     public let vocabulary: TokenVocabulary
 
