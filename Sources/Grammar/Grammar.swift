@@ -4,7 +4,7 @@ import Tokenization
 
 /// What a request constrains its output to: the public entry to the Grammar target. `compile()` turns it into a
 /// `CompiledGrammar` (once per request; errors name the problem, for an HTTP 400).
-public enum GrammarSpec: Sendable, Equatable {
+public enum GrammarSpec: Sendable, Hashable {
     /// Any JSON object (`response_format: {"type": "json_object"}`).
     case jsonObject
     /// JSON text valid under the schema (given as JSON text); `strict` applies OpenAI's strict-mode rules.
@@ -43,5 +43,12 @@ public enum GrammarSpec: Sendable, Equatable {
         } catch let e as TokenizerError {
             throw GrammarError(e.message)
         }
+    }
+}
+
+extension JSONValue {
+    /// The value as compact JSON text, object members in their order.
+    public static func text(of value: JSONValue) -> String {
+        String(decoding: JSONText.serialize(value), as: UTF8.self)
     }
 }

@@ -114,9 +114,11 @@ public final class APIService: Sendable {
         case 2 where parts == ["v1", "models"] && m == "GET":
             try listModels(identity, reply)
         case 2 where parts == ["v1", "completions"] && m == "POST":
-            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply)
+            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply,
+                            constraint: try structuredOutput(call.body))
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
-            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply)
+            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply,
+                                constraint: try structuredOutput(call.body))
         case 2 where parts == ["v1", "adapters"] && m == "GET":
             try listAdapters(identity, reply)
         case 2 where parts == ["v1", "adapters"] && m == "POST":

@@ -17,16 +17,19 @@ extension APIService {
         var record: AdapterRecord?
     }
 
-    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply) throws {
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply,
+                     constraint: TokenConstraintFactory? = nil) throws {
         let prompt: [Int]
         switch req.prompt {
         case .text(let s): prompt = tokenizer.encode(s, addSpecialTokens: true)
         case .tokens(let t): prompt = t
         }
-        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: false, reply: reply)
+        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: false, reply: reply,
+                     constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply) throws {
+    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply,
+                         constraint: TokenConstraintFactory? = nil) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
@@ -35,7 +38,8 @@ extension APIService {
             throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error")
         }
         let prompt = tokenizer.encode(text, addSpecialTokens: false)
-        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: true, reply: reply)
+        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: true, reply: reply,
+                     constraint: constraint)
     }
 
     /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
@@ -66,7 +70,7 @@ extension APIService {
     }
 
     private func generate(model: String, prompt: [Int], options o: GenerationOptions, identity: Identity, chat: Bool,
-                          reply: APIReply) throws {
+                          reply: APIReply, constraint: TokenConstraintFactory?) throws {
         let resolved = try resolveModel(model, identity: identity, prompt: prompt, scale: o.adapterScale)
         let residency = self.residency
         let releaseOnce = OnceAction { if let r = resolved.record { residency.release(r) } }
@@ -79,7 +83,8 @@ extension APIService {
             tenant: identity.tenant, promptTokens: prompt, adapter: resolved.binding, sampling: sampling,
             maxTokens: o.maxTokens, stop: o.stop,
             stopTokenIds: o.ignoreEOS ? [] : Set(engine.model.generation.eosTokenIds),
-            logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil, lookahead: LookaheadMode(o.lookahead))
+            logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil, lookahead: LookaheadMode(o.lookahead),
+            constraint: constraint)
         let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
                                  adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply,
                                  onEnd: release)
