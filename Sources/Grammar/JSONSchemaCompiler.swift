@@ -16,6 +16,9 @@ struct JSONSchemaCompiler {
     private var rules = GrammarRules(root: "root")
     private let document: JSONValue
     private let strict: Bool
+    /// At most one space between tokens (tool calls: machine-read, and a model cannot spend its tokens on
+    /// indentation); otherwise the bounded whitespace of `JSONText.space`.
+    private let compact: Bool
     private var refRules: [String: String] = [:]
     private var pending: [(name: String, schema: JSONValue, path: String)] = []
     private var counter = 0
@@ -24,8 +27,8 @@ struct JSONSchemaCompiler {
                                            "$comment", "deprecated", "readOnly", "writeOnly", "$defs",
                                            "definitions"]
 
-    static func compile(_ schema: JSONValue, strict: Bool) throws -> GrammarRules {
-        var c = JSONSchemaCompiler(document: schema, strict: strict)
+    static func compile(_ schema: JSONValue, strict: Bool, compact: Bool = false) throws -> GrammarRules {
+        var c = JSONSchemaCompiler(document: schema, strict: strict, compact: compact)
         let root = try c.expr(schema, path: "#")
         c.rules.add("root", root)
         while let next = c.pending.popLast() {
@@ -34,9 +37,10 @@ struct JSONSchemaCompiler {
         return c.rules
     }
 
-    private init(document: JSONValue, strict: Bool) {
+    private init(document: JSONValue, strict: Bool, compact: Bool) {
         self.document = document
         self.strict = strict
+        self.compact = compact
     }
 
     private func error(_ path: String, _ message: String) -> GrammarError {
@@ -54,7 +58,9 @@ struct JSONSchemaCompiler {
         return .ref(name)
     }
 
-    private mutating func space() -> GrammarExpr { shared("ws") { _ in JSONText.space } }
+    private mutating func space() -> GrammarExpr {
+        shared("ws") { c in c.compact ? .optional(.text(" ")) : JSONText.space }
+    }
 
     private mutating func stringValue() -> GrammarExpr {
         shared("string") { _ in .sequence([.text("\""), .star(JSONText.stringCharacter), .text("\"")]) }

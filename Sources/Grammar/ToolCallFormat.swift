@@ -174,9 +174,10 @@ public struct ToolFunction: Sendable, Equatable {
 }
 
 extension ToolCallFormat {
-    /// The grammar of output that is one or more calls of `functions` in this format (tool_choice `required`, or a
-    /// named function when `functions` holds just that one); each call's arguments validate against its schema.
-    public func grammar(calling functions: [ToolFunction]) throws -> CompiledGrammar {
+    /// The grammar of output that is calls of `functions` in this format (tool_choice `required`, or a named
+    /// function when `functions` holds just that one): one call, or with `parallel` one or more; each call's
+    /// arguments validate against its schema.
+    public func grammar(calling functions: [ToolFunction], parallel: Bool = true) throws -> CompiledGrammar {
         guard !functions.isEmpty else { throw GrammarError("tool_choice needs at least one function to call") }
         var rules = GrammarRules(root: "root")
         var calls: [GrammarExpr] = []
@@ -184,7 +185,7 @@ extension ToolCallFormat {
         for (index, function) in functions.enumerated() {
             let schema = try function.parameters.map { try GrammarSpec.parseSchema($0) }
                 ?? .object(JSONObject(members: [("type", .string("object"))]))
-            let sub = try JSONSchemaCompiler.compile(schema, strict: false)
+            let sub = try JSONSchemaCompiler.compile(schema, strict: false, compact: true)
             // The function's rules, renamed into their own namespace.
             let prefix = "f\(index)-"
             for (name, expr) in sub.rules { rules.add(prefix + name, expr.renamed(prefix: prefix)) }
@@ -193,14 +194,16 @@ extension ToolCallFormat {
             calls.append(.sequence([.text(head), .ref(prefix + sub.root), .text("}")]))
         }
         let call = GrammarExpr.choice(calls)
+        let more: Int? = parallel ? nil : 0
         switch self {
         case .hermes:
             let block = GrammarExpr.sequence([.text("<tool_call>\n"), call, .text("\n</tool_call>")])
-            rules.add("root", .sequence([block, .star(.sequence([.text("\n"), block]))]))
+            rules.add("root", .sequence([block, .repeated(.sequence([.text("\n"), block]), min: 0, max: more)]))
         case .llama3:
-            rules.add("root", .sequence([call, .star(.sequence([.text("; "), call]))]))
+            rules.add("root", .sequence([call, .repeated(.sequence([.text("; "), call]), min: 0, max: more)]))
         case .mistral:
-            rules.add("root", .sequence([.text("[TOOL_CALLS] ["), call, .star(.sequence([.text(", "), call])), .text("]")]))
+            rules.add("root", .sequence([.text("[TOOL_CALLS] ["), call,
+                                         .repeated(.sequence([.text(", "), call]), min: 0, max: more), .text("]")]))
         }
         return try CompiledGrammar.compile(rules)
     }

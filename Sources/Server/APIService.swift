@@ -24,14 +24,15 @@ public final class APIService: Sendable {
     /// The base model's id in `/v1/models` and responses.
     public let modelId: String
     /// Renders chat messages with the model's chat template (nil: the model has none).
-    public let renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?
+    /// Arguments: the messages, add_generation_prompt, the request's `tools` as JSON (nil: none).
+    public let renderChat: (@Sendable ([ChatMessage], Bool, String?) throws -> String)?
     let daemonUID: UInt32
     let work = DispatchQueue(label: "lorad-api", attributes: .concurrent)
     let counters = Mutex(RequestCounters())
     let nextId = Mutex<UInt64>(0)
 
     public init(engine: Engine, registry: Registry, tokenizer: Tokenizer, modelId: String,
-                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool) {
+                renderChat: (@Sendable ([ChatMessage], Bool, String?) throws -> String)?, pool: PagePool) {
         self.engine = engine
         self.registry = registry
         self.tokenizer = tokenizer
@@ -117,8 +118,7 @@ public final class APIService: Sendable {
             try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply,
                             constraint: try structuredOutput(call.body))
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
-            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply,
-                                constraint: try structuredOutput(call.body))
+            try chatCompletions(try ChatRequest(body: call.body), body: call.body, identity: identity, reply: reply)
         case 2 where parts == ["v1", "adapters"] && m == "GET":
             try listAdapters(identity, reply)
         case 2 where parts == ["v1", "adapters"] && m == "POST":

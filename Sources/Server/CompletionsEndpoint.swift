@@ -1,6 +1,7 @@
 import Adapters
 import Engine
 import Foundation
+import Grammar
 import Model
 import Registry
 import Synchronization
@@ -28,18 +29,27 @@ extension APIService {
                      constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply,
-                         constraint: TokenConstraintFactory? = nil) throws {
+    /// `body`: the request's JSON as sent (response_format, tools and tool_choice are read from it in order).
+    func chatCompletions(_ req: ChatRequest, body: [UInt8], identity: Identity, reply: APIReply) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
+        let tools = try toolRequest(body)
+        var constraint = try structuredOutput(body)
+        if let forced = tools?.constraint {
+            guard constraint == nil else {
+                throw APIError.invalid("response_format cannot be combined with tool_choice required or a named function",
+                                       code: "invalid_tools")
+            }
+            constraint = forced
+        }
         let text: String
-        do { text = try renderChat(req.messages, true) } catch {
+        do { text = try renderChat(req.messages, true, tools?.toolsJSON) } catch {
             throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error")
         }
         let prompt = tokenizer.encode(text, addSpecialTokens: false)
         try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: true, reply: reply,
-                     constraint: constraint)
+                     constraint: constraint, toolFormat: tools?.format)
     }
 
     /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
@@ -70,7 +80,7 @@ extension APIService {
     }
 
     private func generate(model: String, prompt: [Int], options o: GenerationOptions, identity: Identity, chat: Bool,
-                          reply: APIReply, constraint: TokenConstraintFactory?) throws {
+                          reply: APIReply, constraint: TokenConstraintFactory?, toolFormat: ToolCallFormat? = nil) throws {
         let resolved = try resolveModel(model, identity: identity, prompt: prompt, scale: o.adapterScale)
         let residency = self.residency
         let releaseOnce = OnceAction { if let r = resolved.record { residency.release(r) } }
@@ -87,7 +97,7 @@ extension APIService {
             constraint: constraint)
         let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
                                  adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply,
-                                 onEnd: release)
+                                 toolFormat: toolFormat, onEnd: release)
         if o.maxTokens == 0 {
             if o.stream { reply.startEventStream() }
             stream.finish(Completion(reason: .length, promptTokens: prompt.count, generatedTokens: [], text: "", steps: 0,
@@ -113,6 +123,8 @@ final class StreamState: Sendable {
         var tokens: [Int] = []
         var logprobs: [LogprobEntry] = []
         var sentRole = false
+        /// Characters of `text` already streamed (with tools, text that could open a call is held back).
+        var streamed = 0
     }
     private let service: APIService
     private let id: String
@@ -122,14 +134,17 @@ final class StreamState: Sendable {
     private let options: GenerationOptions
     private let prompt: [Int]
     private let reply: APIReply
+    /// The format tool calls come in (chat with tools): calls are parsed out of the text at the end.
+    private let toolFormat: ToolCallFormat?
     private let created = Int(Date().timeIntervalSince1970)
     private let progress = Mutex(Progress())
     /// Called once when the request ends (finished or failed): gives its adapter back to the pool.
     private let onEnd: @Sendable () -> Void
 
     init(service: APIService, id: String, model: String, adapter: String?, chat: Bool, options: GenerationOptions,
-         prompt: [Int], reply: APIReply, onEnd: @escaping @Sendable () -> Void) {
+         prompt: [Int], reply: APIReply, toolFormat: ToolCallFormat? = nil, onEnd: @escaping @Sendable () -> Void) {
         self.onEnd = onEnd
+        self.toolFormat = toolFormat
         self.service = service
         self.id = id
         self.model = model
@@ -175,13 +190,18 @@ final class StreamState: Sendable {
                                  textOffset: p.text.count)
                 }
             }
-            progress.withLock { p in
+            let send = progress.withLock { p -> String in
                 if token >= 0 { p.tokens.append(token) }
                 p.text += text
                 if let entry { p.logprobs.append(entry) }
+                guard let toolFormat else { return text }
+                let upTo = toolFormat.streamableLength(p.text)
+                guard upTo > p.streamed else { return "" }
+                defer { p.streamed = upTo }
+                return String(Array(p.text)[p.streamed..<upTo])
             }
-            if options.stream && (!text.isEmpty || entry != nil) {
-                reply.send(Responses.sse(chunk(text: text, logprobs: entry.map { [$0] }, finish: nil)))
+            if options.stream && (!send.isEmpty || entry != nil) {
+                reply.send(Responses.sse(chunk(text: send, logprobs: entry.map { [$0] }, finish: nil)))
             }
         case .finished(let completion):
             finish(completion)
@@ -198,10 +218,28 @@ final class StreamState: Sendable {
 
     func finish(_ c: Completion) {
         onEnd()
-        let reason = c.reason == .cancelled ? "cancelled" : c.reason.rawValue
+        var reason = c.reason == .cancelled ? "cancelled" : c.reason.rawValue
         let p = progress.withLock { $0 }
         let usage = Responses.Usage(promptTokens: prompt.count, completionTokens: c.generatedTokens.count)
+        // Tool calls: parsed out of the whole text; the content is what comes before them.
+        var content = c.text
+        var calls: [ParsedToolCall] = []
+        if let toolFormat {
+            let parsed = toolFormat.parse(c.text)
+            calls = parsed.calls
+            content = parsed.content ?? ""
+            if !calls.isEmpty && c.reason == .stop { reason = "tool_calls" }
+        }
         if options.stream {
+            if toolFormat != nil {
+                // The held-back rest: content not yet sent (all of it when there were no calls), then the calls.
+                let rest = calls.isEmpty ? String(Array(c.text).dropFirst(p.streamed)) : String(Array(content).dropFirst(min(p.streamed, content.count)))
+                if !rest.isEmpty { reply.send(Responses.sse(chunk(text: rest, logprobs: nil, finish: nil))) }
+                if !calls.isEmpty {
+                    reply.send(Responses.sse(chunk(text: "", logprobs: nil, finish: nil,
+                                                   toolCalls: ToolCallFormat.openAI(calls, requestId: id, streamed: true))))
+                }
+            }
             reply.send(Responses.sse(chunk(text: "", logprobs: nil, finish: reason, usage: usage, steps: c.steps,
                                            tokenIds: options.returnTokenIds ? c.generatedTokens : nil)))
             reply.send(Responses.sseDone)
@@ -211,10 +249,12 @@ final class StreamState: Sendable {
         let logprobs = options.logprobs == nil ? nil : p.logprobs
         let body: [UInt8]
         if chat {
-            body = Responses.chat(id: id, created: created, model: model, content: c.text, role: true, finishReason: reason,
-                                  logprobs: logprobs, usage: usage, adapter: adapter, steps: c.steps, chunk: false,
-                                  promptTokenIds: options.returnTokenIds ? prompt : nil,
-                                  tokenIds: options.returnTokenIds ? c.generatedTokens : nil)
+            body = Responses.chat(id: id, created: created, model: model,
+                                  content: calls.isEmpty || !content.isEmpty ? content : nil, role: true,
+                                  finishReason: reason, logprobs: logprobs, usage: usage, adapter: adapter,
+                                  steps: c.steps, chunk: false, promptTokenIds: options.returnTokenIds ? prompt : nil,
+                                  tokenIds: options.returnTokenIds ? c.generatedTokens : nil,
+                                  toolCalls: calls.isEmpty ? nil : ToolCallFormat.openAI(calls, requestId: id, streamed: false))
         } else {
             body = Responses.completion(id: id, created: created, model: model, choice: Responses.Choice(
                 text: c.text, finishReason: reason, logprobs: logprobs,
@@ -225,13 +265,14 @@ final class StreamState: Sendable {
     }
 
     private func chunk(text: String, logprobs: [LogprobEntry]?, finish: String?, usage: Responses.Usage? = nil,
-                       steps: Int? = nil, tokenIds: [Int]? = nil) -> [UInt8] {
+                       steps: Int? = nil, tokenIds: [Int]? = nil, toolCalls: [[String: Any]]? = nil) -> [UInt8] {
         if chat {
             let first = progress.withLock { p -> Bool in defer { p.sentRole = true }; return !p.sentRole }
-            return Responses.chat(id: id, created: created, model: model, content: finish == nil ? text : nil, role: first,
+            return Responses.chat(id: id, created: created, model: model,
+                                  content: finish == nil && toolCalls == nil ? text : nil, role: first,
                                   finishReason: finish, logprobs: logprobs, usage: usage, adapter: adapter, steps: steps,
                                   chunk: true, promptTokenIds: finish != nil && options.returnTokenIds ? prompt : nil,
-                                  tokenIds: tokenIds)
+                                  tokenIds: tokenIds, toolCalls: toolCalls)
         }
         return Responses.completion(id: id, created: created, model: model, choice: Responses.Choice(
             text: text, finishReason: finish, logprobs: logprobs,

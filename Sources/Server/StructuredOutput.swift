@@ -78,8 +78,7 @@ final class GrammarCache: Sendable {
         } catch let e as GrammarError {
             throw APIError.invalid("response_format: \(e.message)", code: "invalid_schema")
         }
-        let vocabulary = entries.withLock { vocabularyIfBuilt($0, tokenizer) } ?? build(tokenizer, stopTokens)
-        let states = GrammarStates(grammar: grammar, vocabulary: vocabulary)
+        let states = GrammarStates(grammar: grammar, vocabulary: vocabulary(tokenizer, stopTokens: stopTokens))
         entries.withLock { e in
             e.states[spec] = states
             e.order.removeAll { $0 == spec }
@@ -94,7 +93,9 @@ final class GrammarCache: Sendable {
         return v
     }
 
-    private func build(_ tokenizer: Tokenizer, _ stopTokens: [Int]) -> TokenVocabulary {
+    /// The vocabulary trie of `tokenizer` (built once).
+    func vocabulary(_ tokenizer: Tokenizer, stopTokens: [Int]) -> TokenVocabulary {
+        if let v = entries.withLock({ vocabularyIfBuilt($0, tokenizer) }) { return v }
         let v = TokenVocabulary(tokenBytes: (0..<tokenizer.vocabularySize).map { tokenizer.tokenBytes(forId: $0) },
                                 stopTokens: stopTokens)
         entries.withLock { $0.vocabulary = (ObjectIdentifier(tokenizer), v) }

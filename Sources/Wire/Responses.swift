@@ -73,10 +73,12 @@ public enum Responses {
     /// A `chat.completion` (whole) or `chat.completion.chunk` (stream, `delta` set) object.
     public static func chat(id: String, created: Int, model: String, content: String?, role: Bool, finishReason: String?,
                             logprobs: [LogprobEntry]?, usage: Usage?, adapter: String?, steps: Int?, chunk: Bool,
-                            promptTokenIds: [Int]? = nil, tokenIds: [Int]? = nil) -> [UInt8] {
+                            promptTokenIds: [Int]? = nil, tokenIds: [Int]? = nil,
+                            toolCalls: [[String: Any]]? = nil) -> [UInt8] {
         var message: [String: Any] = [:]
         if role || !chunk { message["role"] = "assistant" }
-        if let content { message["content"] = content } else if !chunk { message["content"] = "" }
+        if let content { message["content"] = content } else if !chunk { message["content"] = toolCalls == nil ? "" : NSNull() }
+        if let toolCalls { message["tool_calls"] = toolCalls }
         var c: [String: Any] = ["index": 0, "finish_reason": finishReason.map { $0 as Any } ?? NSNull()]
         c[chunk ? "delta" : "message"] = message
         c["logprobs"] = logprobs.map(chatLogprobs) ?? NSNull()

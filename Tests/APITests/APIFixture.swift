@@ -21,6 +21,23 @@ enum APIFixture {
                        environment: environment)
     }
 
+    /// A daemon on a copy of the fixture model whose tokenizer_config.json has `chatTemplate`, with the fixture
+    /// adapters registered.
+    static func daemon(chatTemplate: String) -> TestDaemon {
+        do {
+            let dir = try Fixtures.temporaryDirectory("lorad-chat-model")
+            let fm = FileManager.default
+            for f in ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"] {
+                try fm.copyItem(at: Fixtures.tinyLlama.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+            }
+            let configURL = Fixtures.tinyLlama.appendingPathComponent("tokenizer_config.json")
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+            config["chat_template"] = chatTemplate
+            try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+            return try TestDaemon(model: dir.path, extraArguments: ["--register-adapters", adapterRoot.path])
+        } catch { fatalError("\(error)") }
+    }
+
     /// Sends a streaming completion of `maxTokens` tokens (EOS ignored) on a new connection and waits for the first
     /// bytes of the answer: the open socket and those bytes.
     static func startStream(_ daemon: TestDaemon, maxTokens: Int) throws -> (fd: Int32, first: [UInt8]) {

@@ -8,20 +8,7 @@ import TestSupport
     static let mistralTemplate = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"
 
     /// The fixture model with Mistral's chat template added to its tokenizer_config.json.
-    static let daemon: TestDaemon = {
-        do {
-            let dir = try Fixtures.temporaryDirectory("lorad-chat-model")
-            let fm = FileManager.default
-            for f in ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"] {
-                try fm.copyItem(at: Fixtures.tinyLlama.appendingPathComponent(f), to: dir.appendingPathComponent(f))
-            }
-            let configURL = Fixtures.tinyLlama.appendingPathComponent("tokenizer_config.json")
-            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
-            config["chat_template"] = mistralTemplate
-            try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("tokenizer_config.json"))
-            return try TestDaemon(model: dir.path, extraArguments: ["--register-adapters", APIFixture.adapterRoot.path])
-        } catch { fatalError("\(error)") }
-    }()
+    static let daemon = APIFixture.daemon(chatTemplate: mistralTemplate)
 
     var client: UnixHTTPClient { Self.daemon.client }
     let conversation: [[String: Any]] = [
