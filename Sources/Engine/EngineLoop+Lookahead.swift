@@ -45,7 +45,8 @@ extension EngineLoop {
         }
         guard !chosen.isEmpty else { return [:] }
         let demands = chosen.map { c in
-            LookaheadDemand(fixed: !c.auto, candidateRows: c.state.candidateRowCount(input: c.input, maxNew: c.maxNew),
+            LookaheadDemand(fixed: !c.auto, candidateRows: c.state.candidateRowCount(input: c.input, maxNew: c.maxNew,
+                                                                                     legalPrefix: c.seq.processor.legalPrefix),
                             windowRows: c.state.windowRowCount(position: c.position, maxNew: c.maxNew,
                                                                maxPositions: maxPositions),
                             verifyGain: c.state.verifyGain, fullGain: c.state.fullGain)
@@ -59,8 +60,10 @@ extension EngineLoop {
                 if c.auto { c.state.shadow(input: c.input, maxNew: c.maxNew) }
                 continue
             }
+            // Candidates are cut where the sequence's grammar (if any) rejects them: never proposed, so no rows spent.
             drafts[ObjectIdentifier(c.seq)] = c.state.draft(input: c.input, position: c.position, maxNew: c.maxNew,
-                                                            candidateRows: grant.candidateRows, withWindow: grant.window)
+                                                            candidateRows: grant.candidateRows, withWindow: grant.window,
+                                                            legalPrefix: c.seq.processor.legalPrefix)
         }
         return drafts
     }

@@ -28,6 +28,10 @@ public final class GrammarConstraint: TokenConstraint {
         }
     }
 
+    public func acceptablePrefix(_ tokens: [Int]) -> Int {
+        matcher.acceptablePrefix(tokens)
+    }
+
     public func accept(_ token: Int) {
         // A token outside the mask is only chosen when the mask allowed nothing (every row -infinity); the matcher
         // then stays where it is.

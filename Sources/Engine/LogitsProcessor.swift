@@ -35,6 +35,12 @@ public protocol TokenConstraint: AnyObject {
     func mask(_ logits: UnsafeMutableBufferPointer<Float>)
     /// The token chosen for the sequence (from a row `mask` was applied to); the constraint advances past it.
     func accept(_ token: Int)
+    /// How many of `tokens`, in order, may come next (lookahead drafts are cut there); the state is unchanged.
+    func acceptablePrefix(_ tokens: [Int]) -> Int
+}
+
+extension TokenConstraint {
+    public func acceptablePrefix(_ tokens: [Int]) -> Int { tokens.count }
 }
 
 /// Makes a fresh `TokenConstraint` for each sequence of a request (a request with `n` choices gets `n`).
@@ -94,6 +100,12 @@ final class LogitsProcessor {
             }
         }
         return UnsafeBufferPointer(out)
+    }
+
+    /// How many leading tokens of a lookahead candidate may be proposed (nil: no constraint, all of them).
+    var legalPrefix: (([Int]) -> Int)? {
+        guard let constraint else { return nil }
+        return { constraint.acceptablePrefix($0) }
     }
 
     /// The token chosen from the last processed row.
