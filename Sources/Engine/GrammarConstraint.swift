@@ -32,6 +32,16 @@ public final class GrammarConstraint: TokenConstraint {
         matcher.acceptablePrefix(tokens)
     }
 
+    public func forcedContinuation(limit: Int) -> [Int] {
+        var forced: [Int] = []
+        while forced.count < limit, let next = matcher.forcedToken(), matcher.accept(next) {
+            forced.append(next)
+            if matcher.isFinished { break }
+        }
+        matcher.rollback(forced.count)
+        return forced
+    }
+
     public func accept(_ token: Int) {
         // A token outside the mask is only chosen when the mask allowed nothing (every row -infinity); the matcher
         // then stays where it is.

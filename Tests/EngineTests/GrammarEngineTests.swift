@@ -87,3 +87,27 @@ import TestSupport
         #expect(alone.plain[0] == Array(refs.variants["__base__"]![4].greedyIds.prefix(24)))
     }
 }
+
+/// Tokens a grammar forces (a property name, a closing bracket) are proposed as a lookahead candidate, so one step
+/// verifies several of them: fewer steps than tokens, the same tokens as decoding without lookahead.
+@Suite(.serialized) struct ForcedTokenTests {
+    @Test func forcedTokensTakeFewerSteps() throws {
+        let schema = #"{"type":"object","properties":{"the_first_rather_long_property_name":{"enum":["alpha_value","beta_value"]},"another_long_property_name_here":{"type":"boolean"}},"required":["the_first_rather_long_property_name","another_long_property_name_here"],"additionalProperties":false}"#
+        let engine = LookaheadEngineTests.engine()
+        defer { engine.shutdown() }
+        var results: [[Int]] = []
+        var steps: [Int] = []
+        for mode in [LookaheadMode.off, .fixed(LookaheadShape(w: 1, n: 8, g: 1))] {
+            let c = try engine.run(GenerationRequest(promptTokens: EngineFixture.refs.prompts[1].ids, maxTokens: 200,
+                                                     stopTokenIds: GrammarEngineTests.stops, lookahead: mode,
+                                                     constraint: try GrammarEngineTests.constraint(schema)))
+            let done = try #require(c.wait())
+            #expect(done.reason == .stop)
+            results.append(c.tokens)
+            steps.append(done.steps)
+        }
+        #expect(results[0] == results[1])
+        #expect(steps[0] == results[0].count)
+        #expect(steps[1] * 4 < results[1].count * 3, "steps \(steps[1]) for \(results[1].count) tokens")
+    }
+}

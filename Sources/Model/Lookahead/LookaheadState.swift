@@ -39,10 +39,13 @@ public final class LookaheadState {
 
     /// `legalPrefix(c)`: how many leading tokens of candidate `c` may be proposed (a grammar's constraint cuts a
     /// candidate at its first token the grammar rejects; nil: all).
-    private func trie(input: Int, maxNew: Int, limit: Int, legalPrefix: (([Int]) -> Int)?) -> [CandidateNode] {
+    /// `forced`: tokens known to come next (a grammar's single legal continuation), proposed first.
+    private func trie(input: Int, maxNew: Int, limit: Int, legalPrefix: (([Int]) -> Int)?,
+                      forced: [Int] = []) -> [CandidateNode] {
         let length = candidateLength(maxNew: maxNew)
         guard length > 0 else { return [] }
         var candidates = pool.candidates(for: input, limit: shape.g)
+        if !forced.isEmpty { candidates.insert(forced, at: 0) }
         if let legalPrefix {
             candidates = candidates.map { Array($0.prefix(length)) }.map { Array($0.prefix(legalPrefix($0))) }
                 .filter { !$0.isEmpty }
@@ -51,8 +54,9 @@ public final class LookaheadState {
     }
 
     /// Rows the verification branch would take now (shared prefixes merged).
-    public func candidateRowCount(input: Int, maxNew: Int, legalPrefix: (([Int]) -> Int)? = nil) -> Int {
-        trie(input: input, maxNew: maxNew, limit: shape.candidateRows, legalPrefix: legalPrefix).count
+    public func candidateRowCount(input: Int, maxNew: Int, legalPrefix: (([Int]) -> Int)? = nil,
+                                  forced: [Int] = []) -> Int {
+        trie(input: input, maxNew: maxNew, limit: shape.candidateRows, legalPrefix: legalPrefix, forced: forced).count
     }
 
     /// Rows the window would take now; 0 when it cannot help (no tokens left to gain, or past the context).
@@ -64,9 +68,10 @@ public final class LookaheadState {
     /// This step's rows for input token `input` at `position`: up to `candidateRows` trie rows, and the window
     /// when `withWindow`.
     public func draft(input: Int, position: Int, maxNew: Int, candidateRows: Int, withWindow: Bool,
-                      legalPrefix: (([Int]) -> Int)? = nil) -> LookaheadDraft {
+                      legalPrefix: (([Int]) -> Int)? = nil, forced: [Int] = []) -> LookaheadDraft {
         LookaheadDraft(input: input, position: position,
-                       nodes: trie(input: input, maxNew: maxNew, limit: candidateRows, legalPrefix: legalPrefix),
+                       nodes: trie(input: input, maxNew: maxNew, limit: candidateRows, legalPrefix: legalPrefix,
+                                   forced: forced),
                        window: withWindow ? window : nil)
     }
 
