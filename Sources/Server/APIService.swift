@@ -115,8 +115,9 @@ public final class APIService: Sendable {
         case 2 where parts == ["v1", "models"] && m == "GET":
             try listModels(identity, reply)
         case 2 where parts == ["v1", "completions"] && m == "POST":
-            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply,
-                            constraint: try structuredOutput(call.body))
+            let request = try CompletionRequest(body: call.body)
+            try refuseTools(call.body)
+            try completions(request, identity: identity, reply: reply, constraint: try structuredOutput(call.body))
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
             try chatCompletions(try ChatRequest(body: call.body), body: call.body, identity: identity, reply: reply)
         case 2 where parts == ["v1", "adapters"] && m == "GET":

@@ -90,6 +90,12 @@ import TestSupport
         #expect(r.errorMessage.contains(expected), "\(r.errorMessage)")
     }
 
+    @Test func toolsOnCompletionsAreRefused() throws {
+        let r = try complete(["tools": [["type": "function", "function": ["name": "f"]]]])
+        #expect(r.status == 400)
+        #expect(r.errorMessage.contains("/v1/chat/completions only"))
+    }
+
     @Test func ignoreEOSWithAFormatIsRefused() throws {
         let r = try complete(["response_format": ["type": "json_object"], "ignore_eos": true])
         #expect(r.status == 400)
