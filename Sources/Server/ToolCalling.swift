@@ -15,14 +15,6 @@ struct ToolRequest {
 }
 
 extension APIService {
-    /// /v1/completions has no tools (as OpenAI's): a request that sends them is refused, not served without them.
-    func refuseTools(_ body: [UInt8]) throws {
-        guard case .object(let root)? = try? JSONParser.parse(body, source: "the request body") else { return }
-        for key in ["tools", "tool_choice"] where root[key].map({ !$0.isNull }) ?? false {
-            throw APIError.invalid("\(key) is supported on /v1/chat/completions only", code: "invalid_tools")
-        }
-    }
-
     func toolRequest(_ body: [UInt8]) throws -> ToolRequest? {
         guard case .object(let root)? = try? JSONParser.parse(body, source: "the request body") else { return nil }
         let choice = root["tool_choice"].flatMap { $0.isNull ? nil : $0 }

@@ -8,7 +8,12 @@ import TestSupport
     static let mistralTemplate = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"
 
     /// The fixture model with Mistral's chat template added to its tokenizer_config.json.
-    static let daemon = APIFixture.daemon(chatTemplate: mistralTemplate)
+    static let daemon: TestDaemon = {
+        do {
+            let dir = try APIFixture.chatModel(template: mistralTemplate)
+            return try TestDaemon(model: dir.path, extraArguments: ["--register-adapters", APIFixture.adapterRoot.path])
+        } catch { fatalError("\(error)") }
+    }()
 
     var client: UnixHTTPClient { Self.daemon.client }
     let conversation: [[String: Any]] = [

@@ -10,7 +10,10 @@ import TestSupport
         let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         guard let template = try? String(contentsOf: here.appendingPathComponent("qwen2.5-chat-template.jinja"),
                                           encoding: .utf8) else { fatalError("qwen2.5-chat-template.jinja is missing") }
-        return APIFixture.daemon(chatTemplate: template)
+        do {
+            let dir = try APIFixture.chatModel(template: template)
+            return try TestDaemon(model: dir.path, extraArguments: ["--register-adapters", APIFixture.adapterRoot.path])
+        } catch { fatalError("\(error)") }
     }()
 
     @Test func twoTurnRoundTripWithTheOpenAIClient() throws {
