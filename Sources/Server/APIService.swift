@@ -47,7 +47,8 @@ public final class APIService: Sendable {
     /// The base model's id in `/v1/models` and responses.
     public let modelId: String
     /// Renders chat messages with the model's chat template (nil: the model has none).
-    public let renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?
+    /// Arguments: the messages, add_generation_prompt, the request's `tools` as JSON (nil: none).
+    public let renderChat: (@Sendable ([ChatMessage], Bool, String?) throws -> String)?
     let daemonUID: UInt32
     public let limits: APILimits
     /// Tenants' work: tokenizing, templates, adapter loads, registry writes (a concurrent queue, CPU-wide).
@@ -63,7 +64,7 @@ public final class APIService: Sendable {
     let nextId = Mutex<UInt64>(0)
 
     public init(engine: Engine, registry: Registry, tokenizer: Tokenizer, modelId: String,
-                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool,
+                renderChat: (@Sendable ([ChatMessage], Bool, String?) throws -> String)?, pool: PagePool,
                 limits: APILimits = APILimits()) {
         self.limits = limits
         self.engine = engine
@@ -222,9 +223,10 @@ public final class APIService: Sendable {
         case 3 where parts[0] == "v1" && parts[1] == "models" && m == "GET":
             try showModel(name, identity, reply)
         case 2 where parts == ["v1", "completions"] && m == "POST":
-            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply, gone: gone)
+            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply, gone: gone,
+                            constraint: try structuredOutput(call.body))
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
-            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply, gone: gone)
+            try chatCompletions(try ChatRequest(body: call.body), body: call.body, identity: identity, reply: reply, gone: gone)
         case 2 where parts == ["v1", "adapters"] && m == "GET":
             try listAdapters(identity, reply)
         case 2 where parts == ["v1", "adapters"] && m == "POST":

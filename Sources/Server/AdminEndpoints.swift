@@ -54,7 +54,7 @@ extension APIService {
             }
             let messages = try ChatRequest.messages(f)
             let text: String
-            do { text = try renderChat(messages, try f.bool("add_generation_prompt") ?? true) } catch {
+            do { text = try renderChat(messages, try f.bool("add_generation_prompt") ?? true, nil) } catch {
                 throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
             }
             tokens = try encodeUntrusted(text, addSpecialTokens: try f.bool("add_special_tokens") ?? false, gone: gone)

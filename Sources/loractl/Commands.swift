@@ -23,9 +23,10 @@ struct Commands {
             """,
         "generate": """
             usage: loractl generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream]
-                                    [--ignore-eos] PROMPT
+                                    [--ignore-eos] [--json-schema FILE [--strict]] PROMPT
               PROMPT - reads the prompt from stdin; --adapter auto lets the daemon choose; --ignore-eos generates
-              max-tokens tokens even past the model's end-of-sequence token
+              max-tokens tokens even past the model's end-of-sequence token; --json-schema makes the output JSON
+              valid under the schema in FILE (response_format json_schema; --strict: OpenAI's strict-mode rules)
               example: loractl generate --adapter sql --max-tokens 32 "SELECT name FROM"
             """,
     ]
@@ -272,8 +273,8 @@ struct Commands {
     // MARK: generate
 
     func generate(_ args: [String]) throws {
-        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed"],
-                          switches: ["no-stream", "ignore-eos"])
+        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed", "json-schema"],
+                          switches: ["no-stream", "ignore-eos", "strict"])
         guard f.positional.count == 1 else { throw UsageError("generate takes one PROMPT (or - to read stdin)") }
         var prompt = f.positional[0]
         if prompt == "-" {
@@ -292,8 +293,14 @@ struct Commands {
         if let t = try f.double("temperature") { body["temperature"] = t }
         if let s = try f.int("seed", in: 0...Int.max) { body["seed"] = s }
         if f.has("ignore-eos") { body["ignore_eos"] = true }
+        var raw: [(String, String)] = []
+        if let path = f.values["json-schema"] {
+            raw.append(("response_format", try Self.responseFormat(schemaFile: path, strict: f.has("strict"))))
+        } else if f.has("strict") {
+            throw UsageError("--strict goes with --json-schema FILE")
+        }
         if f.has("no-stream") || json {
-            let answer = try expectOK(client.call("POST", "/v1/completions", json: body))
+            let answer = try expectOK(client.call("POST", "/v1/completions", json: body, raw: raw))
             let text = ((answer as? [String: Any])?["choices"] as? [[String: Any]])?.first?["text"] as? String ?? ""
             emit(answer) { text }
             return
@@ -301,7 +308,7 @@ struct Commands {
         body["stream"] = true
         Interrupt.install()
         var failure: String?
-        let answer = try client.stream("POST", "/v1/completions", json: body) { data in
+        let answer = try client.stream("POST", "/v1/completions", json: body, raw: raw) { data in
             if data == "[DONE]" { return }
             guard let event = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return }
             if let e = event["error"] as? [String: Any] {
@@ -315,6 +322,21 @@ struct Commands {
         if answer.status != 200 { try expectOK(answer) }
         print("")
         if let failure { throw DaemonError(description: failure) }
+    }
+}
+
+extension Commands {
+    /// `{"type": "json_schema", ...}` around the schema file's text as written (its property order is the
+    /// output's); the file must be JSON.
+    static func responseFormat(schemaFile path: String, strict: Bool) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("cannot read the JSON schema file \(path)")
+        }
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw UsageError("\(path) is not a JSON object (a JSON schema)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        return #"{"type":"json_schema","json_schema":{"name":"schema","strict":\#(strict),"schema":\#(text)}}"#
     }
 }
 

@@ -110,7 +110,7 @@ final class Daemon: Sendable {
 
     /// The model's chat template as a renderer (nil when tokenizer_config.json has none). A template this renderer
     /// cannot parse is an error at start-up, not at the first chat request.
-    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool) throws -> String)? {
+    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool, String?) throws -> String)? {
         guard let source = tokenizer.chatTemplate else { return nil }
         let template: ChatTemplate
         do { template = try ChatTemplate(source: source) } catch {
@@ -119,14 +119,17 @@ final class Daemon: Sendable {
         }
         let bos = tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
         let eos = tokenizer.eosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
-        return { messages, addGenerationPrompt in
-            let list = JinjaValue.list(messages.map { m in
-                JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
+        return { messages, addGenerationPrompt, tools in
+            let list = JinjaValue.list(try messages.map { m in
+                // A message with tool calls or a tool result comes as JSON (content null stays None).
+                if let json = m.json { return try JinjaValue(jsonString: json) }
+                return JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
             })
             return try template.render(["messages": list, "add_generation_prompt": .bool(addGenerationPrompt),
                                         "bos_token": .string(bos), "eos_token": .string(eos),
                                         // transformers passes these as None when a request has none.
-                                        "tools": .none, "documents": .none])
+                                        "tools": try tools.map { try JinjaValue(jsonString: $0) } ?? .none,
+                                        "documents": .none])
         }
     }
 

@@ -98,6 +98,29 @@ import TestSupport
         #expect(base.status == 0)
     }
 
+    /// --json-schema: the output (streamed or whole) is JSON valid under the file's schema, properties in the
+    /// file's order; a file that is not a schema is a usage error, a schema the daemon refuses a daemon error.
+    @Test func generateWithAJSONSchema() throws {
+        let dir = try Fixtures.temporaryDirectory("lorad-schema")
+        let schema = #"{"type":"object","properties":{"zeta":{"type":"string","maxLength":6},"alpha":{"enum":[1,2,3]}},"required":["zeta","alpha"],"additionalProperties":false}"#
+        let file = dir.appendingPathComponent("schema.json")
+        try schema.write(to: file, atomically: true, encoding: .utf8)
+        for extra in [[], ["--no-stream"], ["--temperature", "0.9", "--seed", "4"]] {
+            let r = try loractl(["generate", "--adapter", "a1-r8-qv", "--max-tokens", "200", "--temperature", "0",
+                                 "--json-schema", file.path, "--strict"] + extra + ["Give me JSON"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let text = r.stdout.trimmingCharacters(in: .newlines)
+            #expect(SchemaValidator(schema).problem(text) == nil, "\(text)")
+            #expect(text.range(of: "zeta")?.lowerBound ?? text.endIndex < text.range(of: "alpha")?.lowerBound ?? text.startIndex)
+        }
+        try "[1, 2]".write(to: file, atomically: true, encoding: .utf8)
+        let notSchema = try loractl(["generate", "--json-schema", file.path, "x"])
+        #expect(notSchema.status == 2 && notSchema.stderr.contains("is not a JSON object"))
+        try #"{"type":"object","properties":{"a":{"type":"string"}}}"#.write(to: file, atomically: true, encoding: .utf8)
+        let refused = try loractl(["generate", "--json-schema", file.path, "--strict", "x"])
+        #expect(refused.status == 1 && refused.stderr.contains("strict mode needs"), "\(refused.stderr)")
+    }
+
     @Test func exitCodes() throws {
         #expect(try loractl(["status"]).status == 0)
         #expect(try loractl(["adapters", "show", "nope"]).status == 1)
