@@ -29,6 +29,8 @@ public final class APIService: Sendable {
     let work = DispatchQueue(label: "lorad-api", attributes: .concurrent)
     let counters = Mutex(RequestCounters())
     let nextId = Mutex<UInt64>(0)
+    /// Replica-facing settings and state: metric names, readiness (ServingMetrics.swift, ScopedListeners.swift).
+    public let serving = ServingState()
 
     public init(engine: Engine, registry: Registry, tokenizer: Tokenizer, modelId: String,
                 renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool) {
@@ -128,6 +130,10 @@ public final class APIService: Sendable {
         case 4 where parts[0] == "v1" && parts[1] == "adapters" && m == "POST"
             && ["load", "unload", "pin", "unpin"].contains(parts[3]):
             try adapterAction(name, parts[3], identity, reply)
+        case 2 where parts == ["v1", "load_lora_adapter"] && m == "POST":
+            try vllmLoadLoRA(call, identity, reply)
+        case 2 where parts == ["v1", "unload_lora_adapter"] && m == "POST":
+            try vllmUnloadLoRA(call, identity, reply)
         case 2 where parts == ["v1", "tenants"] && m == "GET":
             try listTenants(identity, reply)
         case 2 where parts == ["v1", "tenants"] && m == "POST":
@@ -149,7 +155,8 @@ public final class APIService: Sendable {
     static func isKnownPath(_ parts: [String]) -> Bool {
         switch parts.count {
         case 1: return ["health", "metrics", "tokenize", "detokenize"].contains(parts[0])
-        case 2: return parts[0] == "v1" && ["models", "completions", "adapters", "tenants"].contains(parts[1])
+        case 2: return parts[0] == "v1" && ["models", "completions", "adapters", "tenants", "load_lora_adapter",
+                                            "unload_lora_adapter"].contains(parts[1])
         case 3: return parts == ["v1", "chat", "completions"] || (parts[0] == "v1" && ["adapters", "tenants"].contains(parts[1]))
         case 4: return parts[0] == "v1" && (parts[1] == "adapters" || (parts[1] == "tenants" && parts[3] == "tokens"))
         default: return false
@@ -202,10 +209,13 @@ final class CountingReply: APIReply {
     /// Adapter and tenant names are folded out of paths so metric labels stay bounded.
     static func normalise(_ path: String) -> String {
         let p = path.split(separator: "/").map(String.init)
+        // Only paths an endpoint serves become labels: anything else (404s, probes of random paths) is "other".
+        guard path.count <= 64, APIService.isKnownPath(p) else { return "other" }
         if p.count >= 3 && (p[1] == "adapters" || p[1] == "tenants") {
+            guard p.count == 3 || ["load", "unload", "pin", "unpin", "tokens"].contains(p[3]) else { return "other" }
             return "/" + ([p[0], p[1], "{name}"] + p.dropFirst(3)).joined(separator: "/")
         }
-        return path.count > 64 || !["health", "metrics", "v1", "tokenize", "detokenize"].contains(p.first ?? "") ? "other" : path
+        return "/" + p.joined(separator: "/")
     }
     func respond(status: Int, contentType: String, body: [UInt8]) {
         count(status)
