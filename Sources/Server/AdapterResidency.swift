@@ -37,6 +37,8 @@ public final class AdapterResidency: Sendable {
     public let waitSeconds: Double
     /// At most this many adapters resident at once (`--max-loras`); nil: as many as the pool holds.
     private let residentLimit = Mutex<Int?>(nil)
+    /// Loads past `makeRoomForOne` that have not yet put their adapter in `entries` (each holds one slot).
+    private let reservedSlots = Mutex(0)
     public var maxResident: Int? {
         get { residentLimit.withLock { $0 } }
         set { residentLimit.withLock { $0 = newValue } }
@@ -145,7 +147,8 @@ public final class AdapterResidency: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let loaded = try load()
-            try makeRoomForOne(name: loaded.name)
+            let reserved = try makeRoomForOne(name: loaded.name)
+            defer { if reserved { reservedSlots.withLock { $0 -= 1 } } }
             let pooled = try page(loaded)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             counters.withLock { $0.loads += 1; $0.loadSeconds += seconds }
@@ -185,12 +188,21 @@ public final class AdapterResidency: Sendable {
         }
     }
 
-    /// Under `maxResident`, evicts idle adapters (least recently used first) until one more fits; waits (bounded)
-    /// when every resident adapter is in use or pinned.
-    private func makeRoomForOne(name: String) throws {
-        guard let limit = maxResident else { return }
+    /// Under `maxResident`, evicts idle adapters (least recently used first) until one more fits, and reserves
+    /// that slot (true: the caller releases it once its adapter is in `entries` or its load failed, so concurrent
+    /// loads never overshoot the limit); waits (bounded) when every resident adapter is in use or pinned.
+    private func makeRoomForOne(name: String) throws -> Bool {
+        guard let limit = maxResident else { return false }
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(waitSeconds * 1e9)
-        while entries.withLock({ $0.values.filter { $0.adapter != nil }.count }) >= limit {
+        while true {
+            let reserved = entries.withLock { e -> Bool in
+                reservedSlots.withLock { r in
+                    guard e.values.filter({ $0.adapter != nil }).count + r < limit else { return false }
+                    r += 1
+                    return true
+                }
+            }
+            if reserved { return true }
             if evictIdle(adapters: 1) > 0 { continue }
             guard DispatchTime.now().uptimeNanoseconds < deadline else {
                 throw RegistryError(.limit, "adapter \"\(name)\" cannot be loaded: \(limit) adapters are resident (--max-loras) and every one is in use or pinned; try again later")

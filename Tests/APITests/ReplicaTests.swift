@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -115,12 +116,46 @@ import TestSupport
             #expect(v >= 0 && v <= 1, "\(name) = \(v)")
         }
         #expect(try #require(Self.metricValue(text, "lorad_pool_adapter_usage_ratio")) > 0)
-        #expect(Self.metricValue(text, "vllm:num_requests_waiting") == 0)
-        #expect(Self.metricValue(text, "vllm:num_requests_running") == 0)
+        for name in ["vllm:num_requests_waiting", "vllm:num_requests_running"] {
+            let v = try #require(Self.metricValue(text, name), "\(name) missing")
+            #expect(v >= 0 && v <= 64, "\(name) = \(v)")
+        }
         #expect(text.contains("lorad_adapter_evictions_total 1"))
         // The picker's timestamp is now-ish.
         let stamp = try #require(Self.metricValue(text, "lorad_lora_requests_info"))
         #expect(abs(stamp - Date().timeIntervalSince1970) < 300)
+    }
+
+    /// --max-loras holds under concurrent loads of different adapters: requests wait for a slot, none fails, and the
+    /// pool never holds more than the limit.
+    @Test func maxLorasBoundsConcurrentLoads() throws {
+        let (token, line) = try Self.hashedToken("acme")
+        let names = [("a0", "a0-r4-all"), ("a1", "a1-r8-qv"), ("a2", "a2-r16-all-rslora"), ("a3", "a3-r8-all-alpha24")]
+        let r = try Replica(adapters: names, tenants: "tenant acme\n\(line)\n", extra: ["--max-loras", "2"])
+        defer { r.daemon.stop() }
+        let statuses = Mutex<[Int]>([])
+        let done = Atomic<Int>(0)
+        for round in 0..<3 {
+            for (name, _) in names {
+                Thread {
+                    let status = (try? r.api.request("POST", "/v1/completions",
+                                                     body: #"{"model":"\#(name)","prompt":"round \#(round)","max_tokens":4}"#,
+                                                     headers: ["Authorization": "Bearer \(token)"]).status) ?? 0
+                    statuses.withLock { $0.append(status) }
+                    done.add(1, ordering: .relaxed)
+                }.start()
+            }
+        }
+        var most = 0.0
+        let deadline = Date().addingTimeInterval(120)
+        while done.load(ordering: .relaxed) < 12 && Date() < deadline {
+            let text = try r.metrics.request("GET", "/metrics").text
+            most = max(most, Self.metricValue(text, "lorad_adapters_resident") ?? 0)
+            usleep(2_000)
+        }
+        #expect(statuses.withLock { $0 } == [Int](repeating: 200, count: 12))
+        #expect(most <= 2, "\(most) adapters resident with --max-loras 2")
+        #expect(try r.infoLabels("lorad_lora_requests_info")["max_lora"] == "2")
     }
 
     @Test func unknownPathsDoNotBecomeMetricLabels() throws {
