@@ -22,6 +22,7 @@ Everything is on loopback and Unix sockets; every loop is bounded (requests, rou
   python3 scripts/bench_replica_affinity.py [--lorad .build/release/lorad] [--model-dir bench-models/replicas]
       [--requests 240] [--concurrency 6] [--adapters 30] [--max-loras 8] [--zipf 1.0] [--max-tokens 16]
       [--rounds 2] [--rank 32] [--threads 1] [--seed 7] [--json FILE]
+      [--adapters-from DIR --model-dir MODEL] [--expect-fewer-loads]
 """
 import argparse
 import http.client
@@ -100,7 +101,7 @@ class Replica:
         cmd = [lorad, "serve", "--model", model_dir, "--data-dir", data_dir, "--socket", socket_path,
                "--threads", str(args.threads), "--pool-memory", args.pool_memory, "--max-loras", str(args.max_loras),
                "--lookahead", "off", "--listen-metrics", "127.0.0.1:0",
-               "--adapter-root", os.path.join(model_dir, "adapters"), "--adapters-file", files]
+               "--adapter-root", args.adapter_root, "--adapters-file", files]
         self.process = subprocess.Popen(cmd, stderr=self.log, stdout=subprocess.DEVNULL)
         deadline = time.time() + 600
         self.metrics_port = None
@@ -246,10 +247,10 @@ class LoRAAffinity:
 # --- the workload -------------------------------------------------------------------------------------------------
 
 
-def zipf_sequence(n_adapters, s, count, seed):
+def zipf_sequence(names, s, count, seed):
     rng = random.Random(seed)
-    weights = [1.0 / (k + 1) ** s for k in range(n_adapters)]
-    names = [f"adapter-{k:03d}" for k in range(n_adapters)]
+    weights = [1.0 / (k + 1) ** s for k in range(len(names))]
+    names = list(names)
     # Popularity is not alphabetical: shuffle which adapter gets which rank (same for every run).
     rng.shuffle(names)
     return rng.choices(names, weights=weights, k=count)
@@ -324,6 +325,11 @@ def main():
     p.add_argument("--pool-memory", default="512M")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", default=None)
+    p.add_argument("--expect-fewer-loads", action="store_true",
+                   help="exit 1 unless lora-affinity made fewer adapter loads than round-robin (for tests)")
+    p.add_argument("--adapters-from", default=None,
+                   help="serve the adapter folders in this folder (names: the folders') with the model in --model-dir "
+                        "as it is, instead of making a bench model")
     args = p.parse_args()
     for name, value, lo, hi in (("requests", args.requests, 1, 100000), ("concurrency", args.concurrency, 1, 256),
                                 ("adapters", args.adapters, 1, 4096), ("rounds", args.rounds, 1, 100)):
@@ -332,23 +338,33 @@ def main():
 
     model_dir = args.model_dir
     marker = os.path.join(model_dir, f".adapters-{args.adapters}-rank-{args.rank}")
-    if not os.path.exists(marker):
+    if args.adapters_from:
+        root = os.path.abspath(args.adapters_from)
+        names = sorted(n for n in os.listdir(root) if os.path.exists(os.path.join(root, n, "adapter_config.json")))
+        if not names:
+            sys.exit(f"no adapter folders in {root}")
+        args.adapters = len(names)
+    elif not os.path.exists(marker):
         shutil.rmtree(model_dir, ignore_errors=True)
         subprocess.run([args.lorad, "make-bench-model", model_dir, "--shape", "smollm-135m", "--dtype", "bf16",
                         "--adapters", str(args.adapters), "--rank", str(args.rank)], check=True,
                        stdout=subprocess.DEVNULL)
         open(marker, "w").close()
     model_dir = os.path.abspath(model_dir)
+    if not args.adapters_from:
+        root = os.path.join(model_dir, "adapters")
+        names = [f"adapter-{k:03d}" for k in range(args.adapters)]
+    args.adapter_root = root
     work = args.work_dir or tempfile.mkdtemp(prefix="lorad-affinity-")
     os.makedirs(work, exist_ok=True)
     files = os.path.join(work, "adapters")
     with open(files, "w") as f:
-        for k in range(args.adapters):
-            f.write(f"adapter adapter-{k:03d} {model_dir}/adapters/adapter-{k:03d}\n")
+        for name in names:
+            f.write(f"adapter {name} {root}/{name}\n")
     # The data dirs persist across runs: adapters are copied into each replica's store once; every run starts
     # its replicas afresh, so no adapter is resident at the start of a run.
     data_dirs = [os.path.join(work, f"replica-{i}") for i in range(3)]
-    workload = zipf_sequence(args.adapters, args.zipf, args.requests, args.seed)
+    workload = zipf_sequence(names, args.zipf, args.requests, args.seed)
     distinct = len(set(workload))
     print(f"workload: {args.requests} requests over {distinct} of {args.adapters} adapters (Zipf s={args.zipf}), "
           f"{args.concurrency} at a time, {args.max_tokens} tokens each; 3 replicas, --max-loras {args.max_loras}, "
@@ -373,6 +389,10 @@ def main():
             json.dump({"args": vars(args), "results": results}, f, indent=2)
     if any(r["errors"] for r in results):
         sys.exit(1)
+    if args.expect_fewer_loads:
+        mean = lambda policy: sum(r["adapter_loads"] for r in results if r["policy"] == policy)
+        if not mean("lora-affinity") < mean("round-robin"):
+            sys.exit(f"expected fewer adapter loads with lora-affinity: {mean('lora-affinity')} vs {mean('round-robin')}")
 
 
 if __name__ == "__main__":
