@@ -166,7 +166,8 @@ import TestSupport
         let text = try r.metrics.request("GET", "/metrics").text
         #expect(!text.contains("probe-"))
         #expect(!text.contains("frobnicate"))
-        #expect(text.contains(#"lorad_requests_total{path="other",status="404"} 5"#))
+        // An unknown adapter action is a 404 too: six, all under "other".
+        #expect(text.contains(#"lorad_requests_total{path="other",status="404"} 6"#))
         // Without --metrics-compat the vLLM names are not written.
         #expect(!text.contains("vllm:"))
     }
