@@ -76,8 +76,9 @@ extension EngineLoop {
             let walk = draft.verify { r in
                 // Each row goes through the processor after the previous row's token was accepted: the same
                 // history plain decoding would have given it.
-                let (token, row) = choose(seq, logits: all.row(first + draft.logitIndex(of: r), width: vocab))
-                reason = emit(seq, token: token, logits: row)
+                let modelRow = all.row(first + draft.logitIndex(of: r), width: vocab)
+                let (token, row) = choose(seq, logits: modelRow)
+                reason = emit(seq, token: token, logits: row, modelRow: modelRow)
                 return (token, reason != nil)
             }
             seq.lookahead?.record(draft, emitted: walk.tokens) { r in

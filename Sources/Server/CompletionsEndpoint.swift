@@ -18,11 +18,11 @@ extension APIService {
     }
 
     /// `constraint`: structured output (the grammar work's `TokenConstraint`), applied to every choice.
-    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply,
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply, gone: ClientGone,
                      constraint: TokenConstraintFactory? = nil) throws {
-        let prompts = req.prompts.map { p -> PromptPlan in
+        let prompts = try req.prompts.map { p -> PromptPlan in
             switch p {
-            case .text(let s): return PromptPlan(tokens: tokenizer.encode(s, addSpecialTokens: true), echoText: s)
+            case .text(let s): return PromptPlan(tokens: try encodeUntrusted(s, addSpecialTokens: true, gone: gone), echoText: s)
             case .tokens(let t): return PromptPlan(tokens: t, echoText: tokenizer.decode(t.filter { $0 >= 0 && $0 < tokenizer.vocabularySize },
                                                                                  skipSpecialTokens: true))
             }
@@ -31,7 +31,7 @@ extension APIService {
                      constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply,
+    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply, gone: ClientGone,
                          constraint: TokenConstraintFactory? = nil) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
@@ -40,7 +40,7 @@ extension APIService {
         do { text = try renderChat(req.messages, true) } catch {
             throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
         }
-        let prompt = tokenizer.encode(text, addSpecialTokens: false)
+        let prompt = try encodeUntrusted(text, addSpecialTokens: false, gone: gone)
         try generate(model: req.model, prompts: [PromptPlan(tokens: prompt, echoText: "")], options: req.options,
                      identity: identity, chat: true, reply: reply, constraint: constraint)
     }
@@ -49,7 +49,9 @@ extension APIService {
     func resolveModel(_ model: String, identity: Identity, prompt: [Int], scale: Double) throws -> ResolvedModel {
         var name: String?
         if model == "auto" {
-            let candidates = try registry.adapters(visibleTo: identity.tenant, isAdmin: false).filter { !$0.isBroken }
+            // Only the caller's own adapters and those an admin published: a tenant's public adapter cannot
+            // capture other tenants' prompts by its description.
+            let candidates = try registry.adapters(routableFor: identity.tenant)
             name = try router.choose(promptTokens: prompt, among: candidates.map {
                 AdapterRouter.Candidate(name: $0.name, description: $0.description)
             })?.name
