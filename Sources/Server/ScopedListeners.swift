@@ -83,7 +83,8 @@ public final class ScopedService: Sendable {
         let admin = Identity(tenant: "default", isAdmin: true)
         switch path {
         case "/metrics":
-            reply.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Array(api.metricsText().utf8))
+            // The operator's view: every tenant's series (this listener belongs inside the cluster).
+            reply.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Array(api.metricsText(for: admin).utf8))
         case "/health":
             reply.json(200, ["status": "ok"])
         case "/ready":

@@ -61,6 +61,9 @@ final class ReplicaListeners: Sendable {
             guard let address else { continue }
             var configuration = http
             configuration.maxConnections = min(http.maxConnections, 64)
+            // TCP only: no connections kept back for a Unix socket (the reserve would leave TCP none).
+            configuration.unixReserve = 0
+            configuration.maxConnectionsPerAddress = min(http.maxConnectionsPerAddress, 64)
             let scoped = ScopedService(api: service, scope: scope)
             let server = try HTTPServer(configuration: configuration) { request, responder in
                 scoped.handle(HTTPBridge.call(from: request), reply: HTTPAPIReply(responder))

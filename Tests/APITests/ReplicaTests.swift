@@ -121,6 +121,8 @@ import TestSupport
             #expect(v >= 0 && v <= 64, "\(name) = \(v)")
         }
         #expect(text.contains("lorad_adapter_evictions_total 1"))
+        // The operator's view: per-tenant series are there without a token (only an admin sees them on the API).
+        #expect(text.contains(#"lorad_tenant_requests_total{tenant="acme"} 2"#))
         // The picker's timestamp is now-ish.
         let stamp = try #require(Self.metricValue(text, "lorad_lora_requests_info"))
         #expect(abs(stamp - Date().timeIntervalSince1970) < 300)
@@ -131,7 +133,8 @@ import TestSupport
     @Test func maxLorasBoundsConcurrentLoads() throws {
         let (token, line) = try Self.hashedToken("acme")
         let names = [("a0", "a0-r4-all"), ("a1", "a1-r8-qv"), ("a2", "a2-r16-all-rslora"), ("a3", "a3-r8-all-alpha24")]
-        let r = try Replica(adapters: names, tenants: "tenant acme\n\(line)\n", extra: ["--max-loras", "2"])
+        // max_concurrent above the twelve: every request reaches the residency (the default per-tenant limit is lower).
+        let r = try Replica(adapters: names, tenants: "tenant acme max_concurrent=16\n\(line)\n", extra: ["--max-loras", "2"])
         defer { r.daemon.stop() }
         let statuses = Mutex<[Int]>([])
         let done = Atomic<Int>(0)
