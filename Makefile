@@ -7,7 +7,7 @@ SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config curl
 # The Python tools tests use, pinned, in the project's own virtual environment (never the system Python).
 VENV := .build/venv
-PY_PACKAGES := openai==3.63.0 PyYAML==6.0.3
+PY_PACKAGES := openai==3.63.0 PyYAML==6.0.3 kubernetes-validate==1.37.0
 BENCH_DIR ?= bench-models
 BENCH_SHAPE ?= tinyllama-1.1b
 BENCH_DTYPE ?= bf16

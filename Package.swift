@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "Adapters", dependencies: ["Model", "Safetensors", "Kernels"], swiftSettings: optimized),
 
         // The adapter registry: SQLite (WAL) tenants/tokens/adapters and the content-addressed adapter store.
-        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model", "GGUF"], swiftSettings: optimized),
+        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model", "GGUF", "Credentials"], swiftSettings: optimized),
+
+        // SHA-256 and the bearer-token format: shared by the registry and loractl (tenants-file hash lines).
+        .target(name: "Credentials", swiftSettings: optimized),
 
         // Continuous batching: scheduling, sampling, stop conditions, fairness, adapter routing.
         .target(name: "Engine", dependencies: ["Model", "Tokenization", "Adapters", "Grammar"], swiftSettings: optimized),
@@ -70,7 +73,7 @@ let package = Package(
                                                        "Tokenization", "Kernels", "Safetensors", "Registry", "Server",
                                                        "HTTPServer", "ChatTemplate", "Wire", "GGUF", "Grammar"],
                           swiftSettings: optimized),
-        .executableTarget(name: "loractl", dependencies: ["Wire"], swiftSettings: optimized),
+        .executableTarget(name: "loractl", dependencies: ["Wire", "Credentials"], swiftSettings: optimized),
 
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -203,8 +203,7 @@ extension APIService {
         try requireOwnership(identity, "delete")
         let record = try visibleAdapter(name, identity)
         try registry.deleteAdapter(name: name, by: identity.tenant, isAdmin: identity.isAdmin)
-        let shared = try registry.adapters(visibleTo: Tenant.defaultName, isAdmin: true).contains { $0.sha256 == record.sha256 }
-        residency.forget(record, sharedWithOthers: shared)
+        try forgetResident(record)
         reply.json(200, ["deleted": true, "name": name])
     }
 

@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Wire
 #if canImport(Glibc)
@@ -18,8 +19,11 @@ struct Commands {
             """,
         "tenants": """
             usage: loractl tenants list | add NAME [--uid UID] [--token] [--max-concurrent N] [--max-adapters N]
-                                   [--default-adapter A] | rm NAME
+                                   [--default-adapter A] | rm NAME | token NAME [--hash-only]
+              token NAME: a new bearer token for NAME from the daemon; with --hash-only no daemon is asked: the token
+              goes to stderr and its tenants-file line (`token NAME sha256:...`) to stdout
               example: loractl tenants add alice --uid 1001 --token
+              example: loractl tenants token alice --hash-only >> tenants.conf
             """,
         "generate": """
             usage: loractl generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream]
@@ -229,7 +233,7 @@ struct Commands {
     // MARK: tenants
 
     func tenants(_ args: [String]) throws {
-        guard let sub = args.first else { throw UsageError("tenants needs a subcommand: list, add, rm") }
+        guard let sub = args.first else { throw UsageError("tenants needs a subcommand: list, add, rm, token") }
         let rest = Array(args.dropFirst())
         switch sub {
         case "list":
@@ -260,6 +264,22 @@ struct Commands {
                     text += "\ntoken (shown once, store it now): \(token)"
                 }
                 return text
+            }
+        case "token":
+            let f = try Flags(rest, options: [], switches: ["hash-only"])
+            let name = try one(f, "tenants token")
+            guard f.has("hash-only") else {
+                let body = try expectOK(client.call("POST", "/v1/tenants/\(name)/tokens"))
+                emit(body) { "token for \(name) (shown once, store it now): \(Output.string((body as? [String: Any])?["token"]))" }
+                return
+            }
+            let token = BearerToken.generate()
+            let line = "token \(name) \(TokenHash(token: token).text)"
+            if json {
+                print(String(decoding: JSON.encode(["tenant": name, "token": token, "line": line]), as: UTF8.self))
+            } else {
+                FileHandle.standardError.write(Data("token for \(name) (shown once, give it to the client): \(token)\n".utf8))
+                print(line)
             }
         case "rm":
             let name = try one(try Flags(rest, options: [], switches: []), "tenants rm")

@@ -29,6 +29,8 @@ final class Daemon: Sendable {
     let registry: Registry
     let service: APIService
     let server: HTTPServer
+    let replicas: ReplicaListeners
+    let declared: DeclaredSync?
 
     init(_ settings: ServeSettings) throws {
         self.settings = settings
@@ -91,6 +93,17 @@ final class Daemon: Sendable {
         let service = self.service
         server = try HTTPServer(configuration: http) { request, responder in
             service.handle(HTTPBridge.call(from: request), reply: HTTPAPIReply(responder))
+        }
+        service.serving.metricsCompat = settings.replica.metricsCompat
+        service.residency.maxResident = settings.replica.maxLoras
+        replicas = try ReplicaListeners(settings: settings.replica, service: service, http: http)
+        if settings.replica.tenantsFile != nil || settings.replica.adaptersFile != nil {
+            let sync = DeclaredSync(service: service, tenantsFile: settings.replica.tenantsFile,
+                                    adaptersFile: settings.replica.adaptersFile)
+            try DeclaredWatcher.applyAtStart(sync)
+            declared = sync
+        } else {
+            declared = nil
         }
         try registerStartupAdapters()
         restorePins()
@@ -176,7 +189,11 @@ final class Daemon: Sendable {
             where_ += " and tcp \(tcp.host.contains(":") ? "[\(tcp.host)]" : tcp.host):\(port)"
         }
         try server.start()
+        try replicas.start()
+        where_ += replicas.summary
         try installSignalHandlers()
+        if let declared { DeclaredWatcher(sync: declared).start() }
+        service.serving.notReadyReason = nil
         log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads)")
         if activated.isEmpty {
             let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -205,6 +222,7 @@ final class Daemon: Sendable {
     private func stop(signal: Int32) {
         log("lorad: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(Int(settings.drainSeconds)) s)")
         SystemdNotify.send("STOPPING=1")
+        service.serving.notReadyReason = "draining"
         server.stopAccepting()
         let finished = engine.drain(timeout: settings.drainSeconds)
         // Requests still running are cancelled now: their streams end with finish_reason "cancelled" and [DONE]
@@ -212,6 +230,7 @@ final class Daemon: Sendable {
         engine.shutdown()
         _ = server.drain(timeout: .seconds(5))
         server.shutdown()
+        replicas.shutdown()
         registry.close()
         log(finished ? "lorad: stopped" : "lorad: stopped (requests still running were cancelled)")
         exit(0)

@@ -78,6 +78,15 @@ import TestSupport
         let asCarol = try loractl(["tenants", "list"], token: token)
         #expect(asCarol.status == 1)
         #expect(asCarol.stderr.contains("admin"))
+        // Another token from the daemon; and a token with its tenants-file line, made without asking the daemon.
+        let more = try loractl(["tenants", "token", "carol"])
+        #expect(more.status == 0, "\(more.stderr)")
+        let second = try #require(more.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        #expect(try loractl(["status"], token: second).status == 0)
+        let offline = try json(try runProduct("loractl", ["--socket", "/tmp/lorad-no-such.sock", "--json", "tenants", "token",
+                                                          "carol", "--hash-only"]))
+        #expect((offline["token"] as? String)?.hasPrefix("lrd_") == true)
+        #expect((offline["line"] as? String)?.hasPrefix("token carol sha256:") == true)
         #expect(try loractl(["tenants", "rm", "carol"]).status == 0)
         #expect(try loractl(["status"], token: token).status == 1)
     }
