@@ -15,10 +15,11 @@ import TestSupport
         try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
     }
 
-    /// A demo daemon with the repository's adapters registered, as `make run` starts it, plus a TCP listener.
+    /// A demo daemon with the demo model's adapters registered, as `make run RUN_MODEL=demo` starts it, plus a TCP
+    /// listener.
     static func demoDaemon() throws -> TestDaemon {
         try TestDaemon(model: "demo", extraArguments: [
-            "--register-adapters", root.appendingPathComponent("adapters").path, "--listen-tcp", "127.0.0.1:0",
+            "--register-adapters", TourModel.demoAdapters.path, "--listen-tcp", "127.0.0.1:0",
         ])
     }
 
