@@ -134,11 +134,11 @@ private func benchDecode(_ args: [String]) throws {
     }
 }
 
-/// "bf16", "f16", "f32" or e.g. "bf16+f32": the packed element types of the model's projections.
+/// "bf16", "f16", "f32", "Q4_K" or e.g. "Q4_K+Q6_K": the weight types of the model's projections.
 private func elementSummary(_ w: ModelWeights) -> String {
-    var kinds: [PackedWeights.Element] = []
-    for p in w.layers.flatMap({ [$0.qkv, $0.output, $0.gateUp, $0.down] }) + [w.lmHead] where !kinds.contains(p.element) {
-        kinds.append(p.element)
+    var kinds: [String] = []
+    for p in w.layers.flatMap({ [$0.qkv, $0.output, $0.gateUp, $0.down] }) + [w.lmHead] where !kinds.contains(p.typeName) {
+        kinds.append(p.typeName)
     }
-    return kinds.map { "\($0)" }.joined(separator: "+")
+    return kinds.joined(separator: "+")
 }

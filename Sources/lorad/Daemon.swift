@@ -36,8 +36,9 @@ final class Daemon: Sendable {
         let directory = try resolveModelDirectory(settings.model)
         log("lorad: loading model \(directory.path)")
         let model = try LoadedModel(directory: directory)
-        let tokenizer = try Tokenizer.load(directory: directory)
-        let fingerprint = try ModelFingerprint(modelDirectory: directory)
+        let tokenizer = try modelTokenizer(directory)
+        let fingerprint = try model.gguf.map { ModelFingerprint(gguf: $0, config: model.config) }
+            ?? ModelFingerprint(modelDirectory: directory)
         registry = try Registry(dataDirectory: settings.dataDirectory, baseModel: fingerprint,
                                 adapterRoots: settings.adapterRoots, modelConfig: model.config)
         let report = registry.startupReport
