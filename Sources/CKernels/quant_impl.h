@@ -45,11 +45,13 @@ static inline int lk_q_act_kind(int type) {
 }
 
 /// One quantized activation row, as pointers into its bytes (see quant.h):
-///   qs [K] int8, then d [K / 32 or K / 256] f32, then s [K / 32] int32 (32-blocks) or bsums [K / 16] int16 (K-quants).
+///   qs [K] int8, then d [K / 32 or K / 256] f32, then for 32-blocks s [K / 32] int32 (sum of the block's qs) and
+///   ds [K / 32] f32 (d * s), for K-quants bsums [K / 16] int16 (sums of 16 qs).
 typedef struct {
     const int8_t *qs;
     const float *d;
     const int32_t *s;
+    const float *ds;
     const int16_t *bsums;
 } lk_act_row;
 
@@ -60,9 +62,11 @@ static inline lk_act_row lk_act_at(int type, const void *qx, size_t K, size_t m)
     r.d = (const float *)(row + K);
     if (lk_q_act_kind(type) == 1) {
         r.s = NULL;
+        r.ds = NULL;
         r.bsums = (const int16_t *)(row + K + K / QK_K * 4);
     } else {
         r.s = (const int32_t *)(row + K + K / 32 * 4);
+        r.ds = (const float *)(row + K + K / 32 * 8);
         r.bsums = NULL;
     }
     return r;

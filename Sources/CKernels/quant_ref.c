@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant_simd.h"
+
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -12,15 +14,15 @@ size_t lk_q_act_bytes(int type, size_t K) {
     switch (lk_q_act_kind(type)) {
     case -1: bytes = K * 4; break;
     case 1: bytes = K + K / QK_K * 4 + K / 16 * 2; break;
-    default: bytes = K + K / 32 * 8; break;
+    default: bytes = K + K / 32 * 12; break;
     }
     return (bytes + 63) & ~(size_t)63;
 }
 
 /* ---------------------------------------------------------------- activations */
 
-// One block of 32: d = amax / 127, q = round-to-nearest-even(x / d) (0 when amax is 0); s = sum q.
-static void act_block32(const float *x, int8_t *q, float *d, int32_t *s) {
+// One block of 32: d = amax / 127, q = round-to-nearest-even(x / d) (0 when amax is 0); s = sum q, ds = d s.
+static void act_block32(const float *x, int8_t *q, float *d, int32_t *s, float *ds) {
     float amax = 0;
     for (int j = 0; j < 32; j++) {
         float a = fabsf(x[j]);
@@ -35,6 +37,7 @@ static void act_block32(const float *x, int8_t *q, float *d, int32_t *s) {
     }
     *d = dd;
     *s = sum;
+    *ds = dd * (float)sum;
 }
 
 // One block of 256 as ggml's quantize_row_q8_K_ref: the value of largest magnitude (first one) maps to -127.
@@ -81,7 +84,9 @@ void lk_q_quantize_act_ref(int type, const float *x, size_t ldx, size_t M, size_
         default: {
             float *d = (float *)(row + K);
             int32_t *s = (int32_t *)(row + K + K / 32 * 4);
-            for (size_t b = 0; b < K / 32; b++) act_block32(xr + b * 32, (int8_t *)row + b * 32, d + b, s + b);
+            float *ds = (float *)(row + K + K / 32 * 8);
+            for (size_t b = 0; b < K / 32; b++)
+                act_block32(xr + b * 32, (int8_t *)row + b * 32, d + b, s + b, ds + b);
             break;
         }
         }
@@ -89,6 +94,9 @@ void lk_q_quantize_act_ref(int type, const float *x, size_t ldx, size_t M, size_
 }
 
 void lk_q_quantize_act(int type, const float *x, size_t ldx, size_t M, size_t K, void *qx) {
+#if LK_X86
+    if (lk_has_avx2()) { lk_q_quantize_act_avx2(type, x, ldx, M, K, qx); return; }
+#endif
     lk_q_quantize_act_ref(type, x, ldx, M, K, qx);
 }
 
@@ -255,5 +263,9 @@ void lk_q_matmul_ref(int type, const void *w, size_t K, size_t n0, size_t n1, co
 
 void lk_q_matmul(int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
                  size_t ldy) {
+#if LK_X86
+    if (lk_has_avx512() && lk_q_matmul_avx512(type, w, K, n0, n1, qx, M, y, ldy)) return;
+    if (lk_has_avx2() && lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy)) return;
+#endif
     lk_q_matmul_ref(type, w, K, n0, n1, qx, M, y, ldy);
 }

@@ -123,14 +123,41 @@ struct GGUFWeightReader {
                 else { Convert.bf16ToF32($0.baseAddress!, dst, count) }
             }
         default:
-            throw ModelError("tensor \"\(name)\" has type \(type), which lorad does not load")
+            let q = try quantType(type, name)
+            q.dequantize(src, into: dst, count: count)
         }
+    }
+
+    /// The kernels' type for a tensor's ggml type; anything lorad cannot compute with is refused by name.
+    func quantType(_ type: GGMLType, _ name: String) throws -> QuantType {
+        guard let q = QuantType(ggmlID: Int(type.id)) else {
+            throw ModelError("tensor \"\(name)\" has type \(type), which lorad does not load (it loads "
+                + QuantType.allCases.map(\.name).joined(separator: ", ") + ")")
+        }
+        return q
     }
 
     /// Parts [rows_i, cols] stacked into one projection [sum rows_i, cols].
     func projection(_ parts: [Part], cols: Int) throws -> ProjectionWeights {
         let infos = try parts.map { try info($0, cols: cols) }
         let rows = parts.reduce(0) { $0 + $1.rows }
+        if precision == .asStored, infos.contains(where: { $0.type.blockElements > 1 }) {
+            // Quantized blocks are used where they are mapped; llama's Q/K rows are reordered into a copy.
+            return .quantized(try zip(parts, infos).map { part, info in
+                let q = try quantType(info.type, part.name)
+                let bytes = file.rawBytes(info)
+                guard permuteQK, part.heads != nil else {
+                    return QuantizedMatrix(type: q, rows: part.rows, cols: cols, blocks: bytes.baseAddress!, owner: file)
+                }
+                let rowBytes = info.byteCount / part.rows
+                let copy = AlignedBuffer<UInt8>(count: info.byteCount, zeroed: false)
+                for r in 0..<part.rows {
+                    memcpy(copy.pointer + r * rowBytes, bytes.baseAddress! + sourceRow(r, part) * rowBytes, rowBytes)
+                }
+                return QuantizedMatrix(type: q, rows: part.rows, cols: cols, blocks: UnsafeRawPointer(copy.pointer),
+                                       owner: copy)
+            })
+        }
         if precision == .asStored, let narrow = infos.first?.type, narrow == .bf16 || narrow == .f16,
            infos.allSatisfy({ $0.type == narrow }) {
             let raw = AlignedBuffer<UInt16>(count: rows * cols, zeroed: false)
@@ -146,6 +173,6 @@ struct GGUFWeightReader {
                 : PackedWeights(f16RowMajor: raw.pointer, rows: rows, cols: cols))
         }
         let wide = try floats(parts, cols: cols)
-        return .dense(PackedWeights(rowMajor: wide.pointer, rows: rows, cols: cols, element: .f32))
+        return ProjectionWeights(converting: wide, rows: rows, cols: cols, precision: precision)
     }
 }

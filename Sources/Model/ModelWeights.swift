@@ -152,7 +152,7 @@ private struct WeightReader {
             }
         }
         let wide = try floats(parts, cols: cols)
-        return .dense(PackedWeights(rowMajor: wide.pointer, rows: rows, cols: cols, element: .f32))
+        return ProjectionWeights(converting: wide, rows: rows, cols: cols, precision: precision)
     }
 
     /// The stored dtype of `name`, after checking it exists with `shape`.

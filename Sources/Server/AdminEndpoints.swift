@@ -5,7 +5,8 @@ import Wire
 /// `/v1/models`, `/v1/adapters...`, `/v1/tenants...`, `/tokenize`, `/detokenize`.
 extension APIService {
     func listModels(_ identity: Identity, _ reply: APIReply) throws {
-        var data: [[String: Any]] = [["id": modelId, "object": "model", "created": 0, "owned_by": "lorad"]]
+        var data: [[String: Any]] = [["id": modelId, "object": "model", "created": 0, "owned_by": "lorad",
+                                      "weight_type": engine.model.transformer.weights.weightType]]
         for a in try registry.adapters(visibleTo: identity.tenant, isAdmin: identity.isAdmin) where !a.isBroken {
             data.append(["id": a.name, "object": "model", "created": Int(a.createdAt.timeIntervalSince1970),
                          "owned_by": a.tenant, "parent": modelId])

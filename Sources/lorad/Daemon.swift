@@ -35,7 +35,8 @@ final class Daemon: Sendable {
         Parallel.configure(threads: settings.threads)
         let directory = try resolveModelDirectory(settings.model)
         log("lorad: loading model \(directory.path)")
-        let model = try LoadedModel(directory: directory)
+        let model = try LoadedModel(directory: directory, precision: settings.precision)
+        log("lorad: weights \(model.transformer.weights.weightType)")
         let tokenizer = try modelTokenizer(directory)
         let fingerprint = try model.gguf.map { ModelFingerprint(gguf: $0, config: model.config) }
             ?? ModelFingerprint(modelDirectory: directory)

@@ -57,7 +57,11 @@ import TestSupport
     @Test(arguments: 0..<12)
     func bf16FileIsItsValuesWidened(prompt: Int) throws {
         let narrow = try Self.logits(Self.bf16, prompt: prompt)
-        #expect(narrow == (try Self.logits(Self.bf16Widened, prompt: prompt)))
+        let widened = try Self.logits(Self.bf16Widened, prompt: prompt)
+        // Bit-identical on one instruction-set path; KernelsTests force other paths process-wide while suites run
+        // in parallel, and the AVX2 and AVX-512 sums round differently, so allow float noise here.
+        let gap = zip(narrow, widened).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(gap <= 1e-4, "prompt \(prompt): narrow and widened BF16 differ by \(gap)")
         let reference = Self.refs.variants["__base__"]![prompt].lastPromptLogits
         let maxDiff = zip(narrow, reference).map { abs($0 - $1) }.max() ?? .infinity
         #expect(maxDiff < 0.05, "prompt \(prompt): max |logit diff| \(maxDiff) from transformers' F32")

@@ -16,7 +16,7 @@
 // A row of K weights is K / block_elems blocks back to back (lk_q_row_bytes); rows are contiguous.
 //
 // Activation rows (lk_q_quantize_act; the format is private to these kernels and may change): int8 qs[K] first, then
-//   32-blocks:  float d[K/32], int32 s[K/32] (sum of the block's qs)          x ~ d qs, |qs| <= 127
+//   32-blocks:  float d[K/32], int32 s[K/32] (sum of the block's qs), float ds[K/32] (d s)   x ~ d qs, |qs| <= 127
 //   K-quants:   float d[K/256], int16 bsums[K/16] (sums of 16 qs)             (ggml's Q8_K)
 //   F32/F16/BF16 weights: the f32 row itself.
 // Each row is padded to a multiple of 64 bytes.
