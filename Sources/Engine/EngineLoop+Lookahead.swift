@@ -74,8 +74,9 @@ extension EngineLoop {
         var reason: CompletionReason?
         let walk = logits.withUnsafeBufferPointer { all in
             let walk = draft.verify { r in
-                let row = all.row(first + draft.logitIndex(of: r), width: vocab)
-                let token = seq.sampler.sample(row)
+                // Each row goes through the processor after the previous row's token was accepted: the same
+                // history plain decoding would have given it.
+                let (token, row) = choose(seq, logits: all.row(first + draft.logitIndex(of: r), width: vocab))
                 reason = emit(seq, token: token, logits: row)
                 return (token, reason != nil)
             }

@@ -100,19 +100,21 @@ public final class APIService: Sendable {
     private func route(_ call: APICall, identity: Identity, reply: APIReply) throws {
         let parts = call.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let m = call.method
-        // Paths with a name in them: /v1/adapters/{name}[/action], /v1/tenants/{name}[/tokens].
+        // Paths with a name in them: /v1/models/{id}, /v1/adapters/{name}[/action], /v1/tenants/{name}[/tokens].
         let name = parts.count >= 3 ? parts[2] : ""
         switch parts.count {
         case 1 where parts[0] == "health" && m == "GET":
             reply.json(200, ["status": "ok"])
         case 1 where parts[0] == "metrics" && m == "GET":
             reply.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
-        case 1 where parts[0] == "tokenize" && m == "POST":
-            try tokenize(call, reply)
-        case 1 where parts[0] == "detokenize" && m == "POST":
-            try detokenize(call, reply)
+        case 1 where parts[0] == "tokenize" && m == "POST", 2 where parts == ["v1", "tokenize"] && m == "POST":
+            try tokenize(call, identity, reply)
+        case 1 where parts[0] == "detokenize" && m == "POST", 2 where parts == ["v1", "detokenize"] && m == "POST":
+            try detokenize(call, identity, reply)
         case 2 where parts == ["v1", "models"] && m == "GET":
             try listModels(identity, reply)
+        case 3 where parts[0] == "v1" && parts[1] == "models" && m == "GET":
+            try showModel(name, identity, reply)
         case 2 where parts == ["v1", "completions"] && m == "POST":
             try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply)
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
@@ -137,22 +139,34 @@ public final class APIService: Sendable {
         case 4 where parts[0] == "v1" && parts[1] == "tenants" && parts[3] == "tokens" && m == "POST":
             try createToken(name, identity, reply)
         default:
-            if Self.isKnownPath(parts) {
-                throw APIError(status: 405, type: "invalid_request_error", code: "method_not_allowed",
-                               message: "\(m) is not allowed on \(call.path)")
+            let allowed = Self.allowedMethods(parts)
+            if !allowed.isEmpty {
+                throw APIError.methodNotAllowed("\(m) is not allowed on \(call.path)", allowed: allowed)
             }
             throw APIError.notFound("no endpoint \(m) \(call.path)", code: "unknown_endpoint")
         }
     }
 
-    /// A path some endpoint serves (with another method): answered 405, not 404.
-    static func isKnownPath(_ parts: [String]) -> Bool {
+    /// The methods some endpoint serves on a path (empty: no such path, 404); another method gets 405 with them.
+    static func allowedMethods(_ parts: [String]) -> [String] {
         switch parts.count {
-        case 1: return ["health", "metrics", "tokenize", "detokenize"].contains(parts[0])
-        case 2: return parts[0] == "v1" && ["models", "completions", "adapters", "tenants"].contains(parts[1])
-        case 3: return parts == ["v1", "chat", "completions"] || (parts[0] == "v1" && ["adapters", "tenants"].contains(parts[1]))
-        case 4: return parts[0] == "v1" && (parts[1] == "adapters" || (parts[1] == "tenants" && parts[3] == "tokens"))
-        default: return false
+        case 1 where ["health", "metrics"].contains(parts[0]): return ["GET"]
+        case 1 where ["tokenize", "detokenize"].contains(parts[0]): return ["POST"]
+        case 2 where parts[0] == "v1":
+            switch parts[1] {
+            case "models": return ["GET"]
+            case "completions", "tokenize", "detokenize": return ["POST"]
+            case "adapters", "tenants": return ["GET", "POST"]
+            default: return []
+            }
+        case 3 where parts == ["v1", "chat", "completions"]: return ["POST"]
+        case 3 where parts[0] == "v1" && parts[1] == "models": return ["GET"]
+        case 3 where parts[0] == "v1" && parts[1] == "adapters": return ["GET", "DELETE"]
+        case 3 where parts[0] == "v1" && parts[1] == "tenants": return ["DELETE"]
+        case 4 where parts[0] == "v1" && parts[1] == "adapters" && ["load", "unload", "pin", "unpin"].contains(parts[3]):
+            return ["POST"]
+        case 4 where parts[0] == "v1" && parts[1] == "tenants" && parts[3] == "tokens": return ["POST"]
+        default: return []
         }
     }
 
@@ -202,14 +216,14 @@ final class CountingReply: APIReply {
     /// Adapter and tenant names are folded out of paths so metric labels stay bounded.
     static func normalise(_ path: String) -> String {
         let p = path.split(separator: "/").map(String.init)
-        if p.count >= 3 && (p[1] == "adapters" || p[1] == "tenants") {
+        if p.count >= 3 && (p[1] == "adapters" || p[1] == "tenants" || p[1] == "models") {
             return "/" + ([p[0], p[1], "{name}"] + p.dropFirst(3)).joined(separator: "/")
         }
         return path.count > 64 || !["health", "metrics", "v1", "tokenize", "detokenize"].contains(p.first ?? "") ? "other" : path
     }
-    func respond(status: Int, contentType: String, body: [UInt8]) {
+    func respond(status: Int, contentType: String, headers: [(String, String)], body: [UInt8]) {
         count(status)
-        inner.respond(status: status, contentType: contentType, body: body)
+        inner.respond(status: status, contentType: contentType, headers: headers, body: body)
     }
     func startEventStream() {
         count(200)

@@ -4,34 +4,82 @@ import Wire
 
 /// `/v1/models`, `/v1/adapters...`, `/v1/tenants...`, `/tokenize`, `/detokenize`.
 extension APIService {
+    func modelJSON(_ a: AdapterRecord) -> [String: Any] {
+        ["id": a.name, "object": "model", "created": Int(a.createdAt.timeIntervalSince1970), "owned_by": a.tenant,
+         "parent": modelId]
+    }
+
+    var baseModelJSON: [String: Any] {
+        ["id": modelId, "object": "model", "created": 0, "owned_by": "lorad", "max_model_len": engine.model.config.maxPositions,
+         "weight_type": engine.model.transformer.weights.weightType]
+    }
+
     func listModels(_ identity: Identity, _ reply: APIReply) throws {
-        var data: [[String: Any]] = [["id": modelId, "object": "model", "created": 0, "owned_by": "lorad",
-                                      "weight_type": engine.model.transformer.weights.weightType]]
+        var data = [baseModelJSON]
         for a in try registry.adapters(visibleTo: identity.tenant, isAdmin: identity.isAdmin) where !a.isBroken {
-            data.append(["id": a.name, "object": "model", "created": Int(a.createdAt.timeIntervalSince1970),
-                         "owned_by": a.tenant, "parent": modelId])
+            data.append(modelJSON(a))
         }
         reply.json(200, ["object": "list", "data": data])
     }
 
-    func tokenize(_ call: APICall, _ reply: APIReply) throws {
-        let f = Fields(try JSON.object(call.body))
-        guard let prompt = try f.string("prompt") else { throw APIError.invalid("\"prompt\" is required", code: "missing_field") }
-        let special = try f.bool("add_special_tokens") ?? true
-        let tokens = tokenizer.encode(prompt, addSpecialTokens: special)
-        reply.json(200, ["tokens": tokens, "count": tokens.count])
+    /// `GET /v1/models/{id}`: the base model or an adapter the caller may use.
+    func showModel(_ id: String, _ identity: Identity, _ reply: APIReply) throws {
+        if id == modelId { return reply.json(200, baseModelJSON) }
+        guard let a = try registry.adapter(named: id, visibleTo: identity.tenant, isAdmin: identity.isAdmin), !a.isBroken else {
+            throw APIError.notFound("the model \"\(id)\" does not exist", code: "model_not_found")
+        }
+        reply.json(200, modelJSON(a))
     }
 
-    func detokenize(_ call: APICall, _ reply: APIReply) throws {
+    /// A tokenize/detokenize request's `model`, when given, must be one the caller may use (all share the tokenizer).
+    private func checkModel(_ f: Fields, _ identity: Identity) throws {
+        guard let model = try f.string("model"), model != modelId else { return }
+        guard try registry.adapter(named: model, visibleTo: identity.tenant, isAdmin: identity.isAdmin) != nil else {
+            throw APIError.notFound("the model \"\(model)\" does not exist", code: "model_not_found")
+        }
+    }
+
+    /// `/tokenize` and vLLM's `/v1/tokenize`: `prompt` (special tokens added unless `add_special_tokens: false`),
+    /// or `messages` rendered with the chat template (`add_generation_prompt`, default true; no special tokens
+    /// added unless asked). Answers `tokens`, `count` and `max_model_len`.
+    func tokenize(_ call: APICall, _ identity: Identity, _ reply: APIReply) throws {
         let f = Fields(try JSON.object(call.body))
+        try f.refuseUnknown(["model", "prompt", "messages", "add_special_tokens", "add_generation_prompt"], what: "tokenize")
+        try checkModel(f, identity)
+        let tokens: [Int]
+        if f.value("messages") != nil {
+            guard f.value("prompt") == nil else { throw f.invalid("prompt", "send \"prompt\" or \"messages\", not both") }
+            guard let renderChat else {
+                throw APIError.invalid("the model has no chat template", code: "no_chat_template", param: "messages")
+            }
+            let messages = try ChatRequest.messages(f)
+            let text: String
+            do { text = try renderChat(messages, try f.bool("add_generation_prompt") ?? true) } catch {
+                throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
+            }
+            tokens = tokenizer.encode(text, addSpecialTokens: try f.bool("add_special_tokens") ?? false)
+        } else {
+            guard let prompt = try f.string("prompt") else { throw f.invalid("prompt", "\"prompt\" or \"messages\" is required", code: "missing_field") }
+            if f.value("add_generation_prompt") != nil {
+                throw APIError.unsupported("add_generation_prompt", "\"add_generation_prompt\" applies to \"messages\" only")
+            }
+            tokens = tokenizer.encode(prompt, addSpecialTokens: try f.bool("add_special_tokens") ?? true)
+        }
+        reply.json(200, ["tokens": tokens, "count": tokens.count, "max_model_len": engine.model.config.maxPositions])
+    }
+
+    func detokenize(_ call: APICall, _ identity: Identity, _ reply: APIReply) throws {
+        let f = Fields(try JSON.object(call.body))
+        try f.refuseUnknown(["model", "tokens"], what: "detokenize")
+        try checkModel(f, identity)
         guard let list = f.value("tokens") as? [Any] else {
-            throw APIError.invalid("\"tokens\" must be a list of token ids", code: "invalid_type")
+            throw f.invalid("tokens", "\"tokens\" must be a list of token ids", code: "invalid_type")
         }
         let vocab = tokenizer.vocabularySize
         let ids = try list.map { v -> Int in
             guard let n = v as? NSNumber, !Fields.isBool(v), n.doubleValue == n.doubleValue.rounded(),
                   n.doubleValue >= 0, n.doubleValue < Double(vocab) else {
-                throw APIError.invalid("\"tokens\" must hold token ids in 0..<\(vocab)", code: "invalid_value")
+                throw f.invalid("tokens", "\"tokens\" must hold token ids in 0..<\(vocab)")
             }
             return n.intValue
         }
