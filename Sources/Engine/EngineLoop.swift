@@ -291,7 +291,7 @@ final class EngineLoop {
         let (token, row) = choose(seq, logits: logits)
         seq.steps += 1
         seq.lookahead?.record(nil, emitted: [token]) { _ in 0 }
-        return emit(seq, token: token, logits: row)
+        return emit(seq, token: token, logits: row, modelRow: logits)
     }
 
     /// Chooses a sequence's next token from the model's row of logits: the row goes through the sequence's
@@ -302,10 +302,20 @@ final class EngineLoop {
         return (seq.sampler.sample(row), row)
     }
 
-    /// Streams one chosen token (`logits`: the processed row it was chosen from) and says whether the sequence is
-    /// done.
-    func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
+    /// Streams one chosen token (`logits`: the processed row it was chosen from; `modelRow`: the model's own row) and
+    /// says whether the sequence is done. A model row that is not all finite (an adapter whose weights overflow the
+    /// activations) ends the request with an error, never with NaN logprobs or a token drawn from garbage; the
+    /// processed row may hold -inf by design (masked tokens), so the check is on the model's row.
+    func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>,
+              modelRow: UnsafeBufferPointer<Float>) -> CompletionReason? {
         let r = seq.request
+        if !allFinite(modelRow) {
+            let adapter = r.adapter.map { "adapter \"\($0.name)\"" } ?? "the base model"
+            let error = EngineError(.internalError, "the model produced non-finite logits (NaN or infinity) at generated token \(seq.generated.count + 1) with \(adapter); the request was stopped")
+            FileHandle.standardError.write(Data("lorad: request of tenant \(seq.tenant) failed: \(error.message)\n".utf8))
+            seq.failure = error
+            return .cancelled
+        }
         let logprob = r.wantLogprobs ? tokenLogprob(logits, chosen: token, top: r.logprobs) : nil
         seq.processor.accepted(token)
         seq.generated.append(token)
@@ -335,13 +345,19 @@ final class EngineLoop {
         // Forks not started yet (the prompt never finished) end with it.
         for f in seq.forks {
             engine.finished(seq.tenant)
-            if let reason {
+            if let failure = seq.failure {
+                f.sink(.failed(failure))
+            } else if let reason {
                 f.sink(.finished(Completion(reason: reason, promptTokens: f.request.promptTokens.count, generatedTokens: [],
                                             text: "", steps: 0, adapter: f.request.adapter?.name,
                                             submittedAtStep: seq.submittedAtStep, firstTokenAtStep: -1)))
             }
         }
         seq.forks = []
+        if let failure = seq.failure {
+            seq.sink(.failed(failure))
+            return
+        }
         guard let reason else { return }
         engine.updateStats { $0.requestsFinished[reason, default: 0] += 1 }
         if !tail.isEmpty { seq.sink(.token(id: -1, text: tail, logprob: nil)) }

@@ -27,6 +27,8 @@ final class SequenceState {
     var generated: [Int] = []
     /// The token to feed in the next decode step (the last generated one).
     var pendingToken: Int?
+    /// Why the sequence failed (it then ends with `.failed`, not `.finished`).
+    var failure: EngineError?
     var sampler: Sampler
     /// Every row a token is chosen from passes through it first (penalties, bias, min_tokens, constraints).
     let processor: LogitsProcessor

@@ -1,6 +1,7 @@
 import Adapters
 import Engine
 import Foundation
+import Grammar
 import Model
 import Registry
 import Synchronization
@@ -18,11 +19,11 @@ extension APIService {
     }
 
     /// `constraint`: structured output (the grammar work's `TokenConstraint`), applied to every choice.
-    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply,
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply, gone: ClientGone,
                      constraint: TokenConstraintFactory? = nil) throws {
-        let prompts = req.prompts.map { p -> PromptPlan in
+        let prompts = try req.prompts.map { p -> PromptPlan in
             switch p {
-            case .text(let s): return PromptPlan(tokens: tokenizer.encode(s, addSpecialTokens: true), echoText: s)
+            case .text(let s): return PromptPlan(tokens: try encodeUntrusted(s, addSpecialTokens: true, gone: gone), echoText: s)
             case .tokens(let t): return PromptPlan(tokens: t, echoText: tokenizer.decode(t.filter { $0 >= 0 && $0 < tokenizer.vocabularySize },
                                                                                  skipSpecialTokens: true))
             }
@@ -31,25 +32,36 @@ extension APIService {
                      constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply,
-                         constraint: TokenConstraintFactory? = nil) throws {
+    /// `body`: the request's JSON as sent (response_format, tools and tool_choice are read from it in order).
+    func chatCompletions(_ req: ChatRequest, body: [UInt8], identity: Identity, reply: APIReply, gone: ClientGone) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
+        let tools = try toolRequest(body)
+        var constraint = try structuredOutput(body)
+        if let forced = tools?.constraint {
+            guard constraint == nil else {
+                throw APIError.invalid("response_format cannot be combined with tool_choice required or a named function",
+                                       code: "invalid_tools")
+            }
+            constraint = forced
+        }
         let text: String
-        do { text = try renderChat(req.messages, true) } catch {
+        do { text = try renderChat(req.messages, true, tools?.toolsJSON) } catch {
             throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
         }
-        let prompt = tokenizer.encode(text, addSpecialTokens: false)
+        let prompt = try encodeUntrusted(text, addSpecialTokens: false, gone: gone)
         try generate(model: req.model, prompts: [PromptPlan(tokens: prompt, echoText: "")], options: req.options,
-                     identity: identity, chat: true, reply: reply, constraint: constraint)
+                     identity: identity, chat: true, reply: reply, constraint: constraint, toolFormat: tools?.format)
     }
 
     /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
     func resolveModel(_ model: String, identity: Identity, prompt: [Int], scale: Double) throws -> ResolvedModel {
         var name: String?
         if model == "auto" {
-            let candidates = try registry.adapters(visibleTo: identity.tenant, isAdmin: false).filter { !$0.isBroken }
+            // Only the caller's own adapters and those an admin published: a tenant's public adapter cannot
+            // capture other tenants' prompts by its description.
+            let candidates = try registry.adapters(routableFor: identity.tenant)
             name = try router.choose(promptTokens: prompt, among: candidates.map {
                 AdapterRouter.Candidate(name: $0.name, description: $0.description)
             })?.name
@@ -85,7 +97,7 @@ extension APIService {
 
     /// Runs every candidate (prompts x best_of) as its own engine request and answers them as one response.
     private func generate(model: String, prompts: [PromptPlan], options o: GenerationOptions, identity: Identity, chat: Bool,
-                          reply: APIReply, constraint: TokenConstraintFactory?) throws {
+                          reply: APIReply, constraint: TokenConstraintFactory?, toolFormat: ToolCallFormat? = nil) throws {
         try checkTokenIds(o)
         // LoRAX: `adapter_id` names the adapter; `model` then names the base model (or anything: LoRAX ignores it).
         let resolved = try resolveModel(o.adapterId ?? model, identity: identity, prompt: prompts[0].tokens, scale: o.adapterScale)
@@ -96,7 +108,7 @@ extension APIService {
         defer { if !submitted { release() } }
         let stream = ChoiceStream(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
                                   adapter: resolved.name, chat: chat, options: o, prompts: prompts, reply: reply,
-                                  onEnd: release)
+                                  toolFormat: toolFormat, onEnd: release)
         let eos = o.ignoreEOS ? Set<Int>() : Set(engine.model.generation.eosTokenIds)
         let controls = LogitControls(presencePenalty: Float(o.presencePenalty), frequencyPenalty: Float(o.frequencyPenalty),
                                      repetitionPenalty: Float(o.repetitionPenalty),

@@ -29,6 +29,8 @@ final class Daemon: Sendable {
     let registry: Registry
     let service: APIService
     let server: HTTPServer
+    let replicas: ReplicaListeners
+    let declared: DeclaredSync?
 
     init(_ settings: ServeSettings) throws {
         self.settings = settings
@@ -40,8 +42,11 @@ final class Daemon: Sendable {
         let tokenizer = try modelTokenizer(directory)
         let fingerprint = try model.gguf.map { ModelFingerprint(gguf: $0, config: model.config) }
             ?? ModelFingerprint(modelDirectory: directory)
+        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
+        var registryOptions = RegistryOptions()
+        registryOptions.reservedAdapterNames.insert(modelId)
         registry = try Registry(dataDirectory: settings.dataDirectory, baseModel: fingerprint,
-                                adapterRoots: settings.adapterRoots, modelConfig: model.config)
+                                adapterRoots: settings.adapterRoots, modelConfig: model.config, options: registryOptions)
         let report = registry.startupReport
         for (name, reason) in report.broken.sorted(by: { $0.key < $1.key }) {
             log("lorad: registry: adapter \(name) is broken: \(reason)")
@@ -59,7 +64,6 @@ final class Daemon: Sendable {
         log("lorad: memory pool \(pool.budgetBytes >> 20) MiB in \(pool.pageCount) pages of \(pool.pageBytes >> 10) KiB")
 
         let registry = self.registry
-        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
         let holder = ServiceHolder()
         var configuration = EngineConfiguration()
         configuration.maxBatchTokens = settings.maxBatchTokens
@@ -72,24 +76,54 @@ final class Daemon: Sendable {
         configuration.tenantLimit = { tenant in (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) }
         configuration.reclaim = { pages in holder.service?.residency.evictIdle(pages: pages) ?? 0 }
         engine = Engine(model: model, tokenizer: tokenizer, configuration: configuration)
+        var limits = APILimits()
+        limits.tenantsMayPublish = settings.tenantsMayPublish
+        limits.pinShare = settings.pinShare
+        limits.generationBodyBytes = settings.maxBodyBytes
         service = APIService(engine: engine, registry: registry, tokenizer: tokenizer, modelId: modelId,
-                             renderChat: try Self.chatRenderer(tokenizer: tokenizer), pool: pool)
+                             renderChat: try Self.chatRenderer(tokenizer: tokenizer), pool: pool, limits: limits)
         holder.service = service
 
         var http = HTTPServerConfiguration()
         http.maxConnections = settings.maxConnections
+        http.maxConnectionsPerAddress = settings.maxConnectionsPerAddress
+        http.unixReserve = min(http.unixReserve, settings.maxConnections / 2)
         http.maxBodyBytes = settings.maxBodyBytes
         http.requestTimeout = .milliseconds(Int(settings.requestTimeout * 1000))
         let service = self.service
         server = try HTTPServer(configuration: http) { request, responder in
             service.handle(HTTPBridge.call(from: request), reply: HTTPAPIReply(responder))
         }
+        service.serving.metricsCompat = settings.replica.metricsCompat
+        service.residency.maxResident = settings.replica.maxLoras
+        replicas = try ReplicaListeners(settings: settings.replica, service: service, http: http)
+        if settings.replica.tenantsFile != nil || settings.replica.adaptersFile != nil {
+            let sync = DeclaredSync(service: service, tenantsFile: settings.replica.tenantsFile,
+                                    adaptersFile: settings.replica.adaptersFile)
+            try DeclaredWatcher.applyAtStart(sync)
+            declared = sync
+        } else {
+            declared = nil
+        }
         try registerStartupAdapters()
+        restorePins()
+    }
+
+    /// Pins recorded in the registry are taken again (a pin survives a restart); one that no longer fits is logged.
+    private func restorePins() {
+        for record in (try? registry.pinnedAdapters()) ?? [] where !record.isBroken {
+            do {
+                try service.residency.pin(record)
+                log("lorad: adapter \(record.name) pinned again")
+            } catch {
+                log("lorad: cannot pin adapter \(record.name) again: \(error)")
+            }
+        }
     }
 
     /// The model's chat template as a renderer (nil when tokenizer_config.json has none). A template this renderer
     /// cannot parse is an error at start-up, not at the first chat request.
-    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool) throws -> String)? {
+    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool, String?) throws -> String)? {
         guard let source = tokenizer.chatTemplate else { return nil }
         let template: ChatTemplate
         do { template = try ChatTemplate(source: source) } catch {
@@ -98,14 +132,17 @@ final class Daemon: Sendable {
         }
         let bos = tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
         let eos = tokenizer.eosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
-        return { messages, addGenerationPrompt in
-            let list = JinjaValue.list(messages.map { m in
-                JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
+        return { messages, addGenerationPrompt, tools in
+            let list = JinjaValue.list(try messages.map { m in
+                // A message with tool calls or a tool result comes as JSON (content null stays None).
+                if let json = m.json { return try JinjaValue(jsonString: json) }
+                return JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
             })
             return try template.render(["messages": list, "add_generation_prompt": .bool(addGenerationPrompt),
                                         "bos_token": .string(bos), "eos_token": .string(eos),
                                         // transformers passes these as None when a request has none.
-                                        "tools": .none, "documents": .none])
+                                        "tools": try tools.map { try JinjaValue(jsonString: $0) } ?? .none,
+                                        "documents": .none])
         }
     }
 
@@ -118,7 +155,13 @@ final class Daemon: Sendable {
                 let dir = root.appendingPathComponent(name)
                 guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("adapter_config.json").path)
                 else { continue }
-                if try registry.adapter(named: name, visibleTo: Tenant.defaultName, isAdmin: true) != nil { continue }
+                if let existing = try registry.adapter(named: name, visibleTo: Tenant.defaultName, isAdmin: true) {
+                    // The operator publishes what it names here (data directories from before published_by_admin).
+                    if existing.tenant == Tenant.defaultName && !existing.publishedByAdmin {
+                        try registry.markPublishedByAdmin(name: name)
+                    }
+                    continue
+                }
                 do {
                     let r = try registry.registerAdapter(name: name, sourcePath: dir.path, isPublic: true)
                     log("lorad: registered adapter \(r.name) (rank \(r.rank), \(r.targetModules.joined(separator: ",")))")
@@ -146,7 +189,11 @@ final class Daemon: Sendable {
             where_ += " and tcp \(tcp.host.contains(":") ? "[\(tcp.host)]" : tcp.host):\(port)"
         }
         try server.start()
+        try replicas.start()
+        where_ += replicas.summary
         try installSignalHandlers()
+        if let declared { DeclaredWatcher(sync: declared).start() }
+        service.serving.notReadyReason = nil
         log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads)")
         if activated.isEmpty {
             let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -175,6 +222,7 @@ final class Daemon: Sendable {
     private func stop(signal: Int32) {
         log("lorad: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(Int(settings.drainSeconds)) s)")
         SystemdNotify.send("STOPPING=1")
+        service.serving.notReadyReason = "draining"
         server.stopAccepting()
         let finished = engine.drain(timeout: settings.drainSeconds)
         // Requests still running are cancelled now: their streams end with finish_reason "cancelled" and [DONE]
@@ -182,6 +230,7 @@ final class Daemon: Sendable {
         engine.shutdown()
         _ = server.drain(timeout: .seconds(5))
         server.shutdown()
+        replicas.shutdown()
         registry.close()
         log(finished ? "lorad: stopped" : "lorad: stopped (requests still running were cancelled)")
         exit(0)
