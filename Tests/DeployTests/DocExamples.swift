@@ -231,10 +231,11 @@ enum OutputMatch {
         return nil
     }
 
-    /// Greedy text of the real model: the first two words as documented (later words may change with the
-    /// kernels' rounding).
+    /// Greedy text of the real model: the first word as documented. Later words may change with the kernels'
+    /// rounding: the README was run on a release build, the tests run a debug one, and the python adapter's docstring
+    /// already differs in its second word ("Square an" / "Square a") between the two.
     static func startProblem(_ documented: String, _ printed: String) -> String? {
-        let d = documented.split(whereSeparator: \.isWhitespace).prefix(2), p = printed.split(whereSeparator: \.isWhitespace).prefix(2)
+        let d = documented.split(whereSeparator: \.isWhitespace).prefix(1), p = printed.split(whereSeparator: \.isWhitespace).prefix(1)
         return d.elementsEqual(p) ? nil : "the text starts \"\(p.joined(separator: " "))\", documented \"\(d.joined(separator: " "))\""
     }
 
