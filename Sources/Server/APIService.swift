@@ -1,6 +1,7 @@
 import Adapters
 import Engine
 import Foundation
+import Kernels
 import Model
 import Registry
 import Synchronization
@@ -49,7 +50,7 @@ public final class APIService: Sendable {
             do {
                 // Liveness needs no identity (so probes work on the TCP listener without a token).
                 if call.method == "GET" && call.path == "/health" {
-                    counted.json(200, ["status": "ok"])
+                    counted.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
                     return
                 }
                 let identity = try identify(call)
@@ -104,7 +105,7 @@ public final class APIService: Sendable {
         let name = parts.count >= 3 ? parts[2] : ""
         switch parts.count {
         case 1 where parts[0] == "health" && m == "GET":
-            reply.json(200, ["status": "ok"])
+            reply.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
         case 1 where parts[0] == "metrics" && m == "GET":
             reply.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
         case 1 where parts[0] == "tokenize" && m == "POST":

@@ -117,18 +117,19 @@ private func benchDecode(_ args: [String]) throws {
     ]
     if batch == 1 { result["prefill_tokens_per_s"] = prefillRate }
     if a.has("json") {
-        try printJSON(result)
+        try printBenchJSON(result)
     } else {
         let prefill = batch == 1 ? String(format: "  prefill            %8.1f tokens/s  (%d tokens)\n", prefillRate,
                                           promptTokens) : ""
         print(String(format: """
-            decode  %@  (%@ weights, %d threads, best of %d)
+            decode  %@  (%@ weights, %d threads, cpu path %@, best of %d)
             %@  decode (batch %d)   %8.2f tokens/s  (%.1f ms per step)
               weights per step   %8.1f MB
               weight stream      %8.2f GB/s
               read bandwidth     %8.2f GB/s  (best of 5 passes over 1 GiB)
               roofline fraction  %8.3f
-            """, dir.lastPathComponent, elementSummary(model.transformer.weights), Parallel.threads, repeats, prefill,
+            """, dir.lastPathComponent, elementSummary(model.transformer.weights), Parallel.threads,
+                     CPUPath.current.description, repeats, prefill,
                      batch, decodeRate, 1000 / stepsPerSecond, Double(bytesPerToken) / 1e6,
                      Double(bytesPerToken) * stepsPerSecond / 1e9, bandwidth / 1e9, roofline))
     }

@@ -104,7 +104,7 @@ func benchMatmul(_ args: [String]) throws {
         if !json { print(line) }
     }
     report["results"] = results
-    if json { try printJSON(report) }
+    if json { try printBenchJSON(report) }
 }
 
 /// Microseconds per empty `Parallel.forChunks` call that uses every thread (best of 5 runs of 20 000 calls), and

@@ -145,7 +145,7 @@ final class Daemon: Sendable {
         }
         try server.start()
         try installSignalHandlers()
-        log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads)")
+        log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads, cpu path \(CPUPath.summary))")
         if activated.isEmpty {
             let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 .appendingPathComponent("loractl").path
