@@ -23,7 +23,9 @@ let benchUsage = """
                  [--repeat 1] [--max-batch-tokens 256]
                  tokens per step and decode speedup of lookahead against plain greedy decoding, per batch size
                  (mixed adapters from DIR/adapters above batch 1) and prompt kind, outputs checked identical
-      matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
+      matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...] [--paths avx2,avx512]
+                 our kernel against OpenBLAS sgemm (and on each CPU path, the paths taking turns)
+    Every report names the CPU path it ran on (cpu_path); LORAD_ISA=scalar|avx2|avx512 forces a lower one.
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
     """
