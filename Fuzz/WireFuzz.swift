@@ -43,6 +43,11 @@ enum WireFuzz {
         fuzzCheck(o.stop.allSatisfy { !$0.isEmpty && $0.count <= 256 }, "stop strings \(o.stop)")
         fuzzCheck(o.logprobs.map { (0...20).contains($0) } ?? true, "logprobs \(String(describing: o.logprobs))")
         fuzzCheck((-100...100).contains(o.adapterScale), "adapter_scale \(o.adapterScale)")
+        fuzzCheck((-2...2).contains(o.presencePenalty) && (-2...2).contains(o.frequencyPenalty),
+                  "penalties \(o.presencePenalty) \(o.frequencyPenalty)")
+        fuzzCheck(o.n >= 1 && o.bestOf >= o.n && o.bestOf <= GenerationOptions.maxChoices, "n \(o.n) best_of \(o.bestOf)")
+        fuzzCheck(o.logitBias.allSatisfy { $0.key >= 0 && abs($0.value) <= 100 }, "logit_bias \(o.logitBias)")
+        fuzzCheck(o.minTokens >= 0 && o.minTokens <= o.maxTokens, "min_tokens \(o.minTokens)")
     }
 }
 

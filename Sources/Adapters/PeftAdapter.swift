@@ -102,7 +102,7 @@ public final class PeftAdapterFiles: Sendable {
                 throw fail("has weights for layer \(parsed.layer), which layers_to_transform excludes")
             }
             let module = Module.path(layer: parsed.layer, projection)   // the parent was checked just above
-            guard config.targets(module: module) else {
+            guard try Self.bounded(fail, { try config.targets(module: module) }) else {
                 throw fail("tensor \"\(key)\" is for \(module), which target_modules does not name")
             }
             guard let info = file.tensors[key], info.dtype.isWeightFloat else {
@@ -126,7 +126,7 @@ public final class PeftAdapterFiles: Sendable {
                     throw fail("\(module) has lora_\(entry.a == nil ? "B" : "A") but not lora_\(entry.a == nil ? "A" : "B")")
                 }
                 let (input, output) = projection.shape(model)
-                let (expectedRank, alpha) = config.rankAndAlpha(module: module)
+                let (expectedRank, alpha) = try Self.bounded(fail, { try config.rankAndAlpha(module: module) })
                 guard a.shape.count == 2, b.shape.count == 2 else {
                     throw fail("\(module) LoRA tensors must be matrices, got A \(a.shape) and B \(b.shape)")
                 }
@@ -233,6 +233,11 @@ public final class PeftAdapterFiles: Sendable {
         return carry & 0x8000 == 0
     }
 
+    /// Runs a config lookup whose regex may give up (`PeftConfig.fullMatch`), naming the adapter in its error.
+    private static func bounded<T>(_ fail: (String) -> AdapterError, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as AdapterError { throw fail(e.description) }
+    }
+
     private static func sizeName(_ p: Projection, input: Bool) -> String {
         switch (p, input) {
         case (.q, true), (.k, true), (.v, true), (.gate, true), (.up, true), (.o, false), (.down, false):
@@ -303,6 +308,11 @@ public final class PeftAdapter: Sendable {
             let a = buffer.pointer + offset, b = a + aligned(size.a)
             offset += aligned(size.a) + aligned(size.b)
             try files.read(m, rows: 0..<m.rank, a: a, b: b)
+            let (input, output) = m.projection.shape(files.modelConfig)
+            let gain = Self.gain(m, a: a, b: b, input: input, output: output)
+            guard gain <= Self.maxGain else {
+                throw AdapterError("adapter \"\(files.name)\": \(m.path) can multiply its input by up to \(Float(gain)) (scale × largest row sum of |A| × largest row sum of |B|), over the limit of \(Float(Self.maxGain)); its values would overflow the model's activations")
+            }
             pairs[m.layer][m.projection.rawValue] = LoRAPair(
                 pieces: [LoRAPiece(a: a, b: b, rank: m.rank, element: m.element)], scale: m.scale)
         }
@@ -310,5 +320,33 @@ public final class PeftAdapter: Sendable {
         rank = files.rank
         byteCount = files.byteCount
         weights = LoRAWeights(pairs: pairs, owner: buffer)
+    }
+
+    /// The largest factor by which one module's LoRA delta can exceed its input, in the max norm:
+    /// ‖s·B·A·x‖∞ ≤ s · max_j Σ_r |B[j,r]| · max_r Σ_i |A[r,i]| · ‖x‖∞. Trained adapters stay below ~10³; past
+    /// `maxGain` the products in attention and the MLP (squares of the activations, summed over thousands of
+    /// terms) can leave Float's range, so registration refuses it.
+    static let maxGain = 1e12
+
+    static func gain(_ m: PeftAdapterFiles.Module, a: UnsafeMutableRawPointer, b: UnsafeMutableRawPointer,
+                     input: Int, output: Int) -> Double {
+        func value(_ p: UnsafeMutableRawPointer, _ i: Int) -> Double {
+            switch m.element {
+            case .f32: return Double(p.assumingMemoryBound(to: Float.self)[i])
+            case .bf16: return Double(Float(bitPattern: UInt32(p.assumingMemoryBound(to: UInt16.self)[i]) << 16))
+            case .f16: return Double(Float(Float16(bitPattern: p.assumingMemoryBound(to: UInt16.self)[i])))
+            }
+        }
+        var rowA = 0.0   // A: [rank, input]
+        for r in 0..<m.rank {
+            var sum = 0.0
+            for i in 0..<input { sum += abs(value(a, r * input + i)) }
+            rowA = max(rowA, sum)
+        }
+        var columns = [Double](repeating: 0, count: output)   // Bᵀ: [rank, output]; B's row j is column j
+        for r in 0..<m.rank {
+            for j in 0..<output { columns[j] += abs(value(b, r * output + j)) }
+        }
+        return Double(abs(m.scale)) * rowA * (columns.max() ?? 0)
     }
 }

@@ -110,28 +110,48 @@ public struct PeftConfig: Sendable, Equatable {
         fanInFanOut = try bool("fan_in_fan_out")
     }
 
-    /// Whether `module` (e.g. "model.layers.3.self_attn.q_proj") is a target.
-    public func targets(module: String) -> Bool {
+    /// Whether `module` (e.g. "model.layers.3.self_attn.q_proj") is a target. Throws when the target_modules regex
+    /// needs more matching work than a module name can justify (see `fullMatch`).
+    public func targets(module: String) throws -> Bool {
         switch targets {
         case .names(let names):
             return names.contains { module == $0 || module.hasSuffix("." + $0) }
         case .regex(let pattern):
-            return Self.fullMatch(pattern, module)
+            return try Self.fullMatch(pattern, module, what: "target_modules")
         }
     }
 
     /// Rank and alpha for `module`, with rank_pattern / alpha_pattern applied (longest matching pattern wins,
     /// so a specific pattern beats a general one whatever the JSON key order).
-    public func rankAndAlpha(module: String) -> (rank: Int, alpha: Double) {
-        func lookup<V>(_ patterns: [String: V]) -> V? {
-            patterns.keys.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
-                .first { Self.fullMatch("(.*\\.)?(\($0))", module) }.flatMap { patterns[$0] }
+    public func rankAndAlpha(module: String) throws -> (rank: Int, alpha: Double) {
+        func lookup<V>(_ patterns: [String: V], _ what: String) throws -> V? {
+            for key in patterns.keys.sorted(by: { $0.count != $1.count ? $0.count > $1.count : $0 < $1 })
+            where try Self.fullMatch("(.*\\.)?(\(key))", module, what: what, shown: key) {
+                return patterns[key]
+            }
+            return nil
         }
-        return (lookup(rankPattern) ?? rank, lookup(alphaPattern) ?? alpha)
+        return (try lookup(rankPattern, "rank_pattern") ?? rank, try lookup(alphaPattern, "alpha_pattern") ?? alpha)
     }
 
-    static func fullMatch(_ pattern: String, _ text: String) -> Bool {
+    /// ICU reports progress about every 10,000 backtracking steps; matching one module name may take this many
+    /// reports. A real pattern needs a few hundred steps; `([a-z_.0-9]|[a-z_.0-9])*Q` needs billions.
+    static let matchReports = 3
+
+    /// Whether `pattern` matches all of `text`, in bounded work: past `matchReports` progress reports the match is
+    /// abandoned and the adapter refused, naming the pattern (`what`).
+    /// `shown`: the pattern as the config wrote it (`pattern` may wrap it).
+    static func fullMatch(_ pattern: String, _ text: String, what: String, shown: String? = nil) throws -> Bool {
         guard let re = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else { return false }
-        return re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        var matched = false, reports = 0
+        re.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(text.startIndex..., in: text)) {
+            match, _, stop in
+            if match != nil { matched = true } else { reports += 1 }
+            if matched || reports > matchReports { stop.pointee = true }
+        }
+        guard matched || reports <= matchReports else {
+            throw AdapterError("\(what) regex \"\(shown ?? pattern)\" takes too many matching steps on module \"\(text)\" (more than \(matchReports * 10_000)); simplify it")
+        }
+        return matched
     }
 }

@@ -108,23 +108,44 @@ public final class Engine: Sendable {
     /// engine is at its limit. `sink` receives the request's events on the engine thread.
     @discardableResult
     public func submit(_ request: GenerationRequest, sink: @escaping @Sendable (EngineEvent) -> Void) throws -> RequestHandle {
-        try validate(request)
+        try submit(group: [(request, sink)])
+    }
+
+    /// Queues the choices of one prompt: requests with the same prompt, adapter and prompt logprobs (their seeds,
+    /// sinks and other options may differ). The prompt is prefilled once; when it ends, the others start on its KV
+    /// pages, shared copy-on-write. Each counts as one request against the limits; one handle cancels them all.
+    @discardableResult
+    public func submit(group: [(request: GenerationRequest, sink: @Sendable (EngineEvent) -> Void)]) throws -> RequestHandle {
+        guard let (request, sink) = group.first else { throw EngineError(.invalid, "no request") }
+        for member in group {
+            try validate(member.request)
+            let r = member.request
+            guard r.promptTokens == request.promptTokens, r.tenant == request.tenant,
+                  r.adapter?.weights === request.adapter?.weights, r.adapter?.scale == request.adapter?.scale,
+                  r.promptLogprobs == request.promptLogprobs else {
+                throw EngineError(.invalid, "the requests of a group must share their prompt, tenant and adapter")
+            }
+        }
         let limit = configuration.tenantLimit(request.tenant) ?? configuration.defaultTenantConcurrency
+        guard group.count <= limit else {
+            throw EngineError(.invalid, "\(group.count) choices of one prompt exceed tenant \"\(request.tenant)\"'s limit of \(limit) concurrent requests")
+        }
         let handle: RequestHandle = try inbox.withLock { box in
             guard box.accepting else { throw EngineError(.unavailable, "the server is shutting down") }
-            guard box.total < configuration.maxQueued else {
+            guard box.total + group.count <= configuration.maxQueued else {
                 throw EngineError(.unavailable, "the server has \(box.total) requests queued; try again later")
             }
-            guard box.active[request.tenant, default: 0] < limit else {
-                throw EngineError(.rateLimited, "tenant \"\(request.tenant)\" already has \(limit) requests running (its limit)")
+            guard box.active[request.tenant, default: 0] + group.count <= limit else {
+                throw EngineError(.rateLimited, "tenant \"\(request.tenant)\" already has \(box.active[request.tenant, default: 0]) requests running (its limit is \(limit))")
             }
             let handle = RequestHandle(id: box.nextId)
             box.nextId += 1
-            box.active[request.tenant, default: 0] += 1
-            box.total += 1
+            box.active[request.tenant, default: 0] += group.count
+            box.total += group.count
             let step = stats.withLock { $0.steps }
-            box.pending.append(SequenceState(handle: handle, request: request, tokenizer: tokenizer,
-                                             submittedAtStep: step, sink: sink))
+            let leader = SequenceState(handle: handle, request: request, tokenizer: tokenizer, submittedAtStep: step, sink: sink)
+            leader.forks = group.dropFirst().map { ($0.request, $0.sink) }
+            box.pending.append(leader)
             return handle
         }
         wakeup.signal()
@@ -142,6 +163,10 @@ public final class Engine: Sendable {
             throw EngineError(.tooLarge, "the prompt (\(r.promptTokens.count) tokens) plus max_tokens (\(r.maxTokens)) exceeds the model's context of \(c.maxPositions) tokens")
         }
         guard r.logprobs >= 0, r.logprobs <= 20 else { throw EngineError(.invalid, "logprobs must be in 0...20") }
+        if let p = r.promptLogprobs, !(0...20).contains(p) { throw EngineError(.invalid, "prompt logprobs must be in 0...20") }
+        if let bad = (Array(r.stopTokenIds) + Array(r.controls.logitBias.keys)).first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+            throw EngineError(.invalid, "token id \(bad) is outside the vocabulary (0..<\(c.vocabSize))")
+        }
         let allocator = model.transformer.kvAllocator
         if let pool = allocator.pool {
             let blocks = allocator.blocks(forPositions: r.promptTokens.count + r.maxTokens)

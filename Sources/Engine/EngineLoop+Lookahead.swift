@@ -74,9 +74,11 @@ extension EngineLoop {
         var reason: CompletionReason?
         let walk = logits.withUnsafeBufferPointer { all in
             let walk = draft.verify { r in
-                let row = all.row(first + draft.logitIndex(of: r), width: vocab)
-                let token = seq.sampler.sample(row)
-                reason = emit(seq, token: token, logits: row)
+                // Each row goes through the processor after the previous row's token was accepted: the same
+                // history plain decoding would have given it.
+                let modelRow = all.row(first + draft.logitIndex(of: r), width: vocab)
+                let (token, row) = choose(seq, logits: modelRow)
+                reason = emit(seq, token: token, logits: row, modelRow: modelRow)
                 return (token, reason != nil)
             }
             seq.lookahead?.record(draft, emitted: walk.tokens) { r in

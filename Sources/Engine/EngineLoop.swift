@@ -132,8 +132,10 @@ final class EngineLoop {
                 batch.append(draft, cache: item.seq.cache!, adapter: adapter?.weights, adapterScale: adapter?.scale ?? 1)
                 continue
             }
-            batch.append(item.tokens, cache: item.seq.cache!, wantLogits: item.producesToken,
+            let allRows = item.seq.wantsPromptLogits
+            batch.append(item.tokens, cache: item.seq.cache!, wantLogits: item.producesToken && !allRows,
                          adapter: adapter?.weights, adapterScale: adapter?.scale ?? 1)
+            if allRows { batch.logitRows += batch.spans[batch.spans.count - 1].rows }
         }
         report(batch, plan: byAdapter, drafts: drafts)
         var logits: [Float] = []
@@ -156,7 +158,7 @@ final class EngineLoop {
             batch = StepBatch()
         } catch {
             for item in byAdapter {
-                item.seq.sink(.failed(EngineError(.internalError, "forward pass failed: \(error)")))
+                item.seq.fail(EngineError(.internalError, "forward pass failed: \(error)"))
                 finish(item.seq, nil)
             }
             running.removeAll { seq in byAdapter.contains { $0.seq === seq } }
@@ -168,25 +170,45 @@ final class EngineLoop {
         var generatedThisStep = 0, prefilledThisStep = 0
         for (k, item) in byAdapter.enumerated() {
             let seq = item.seq
+            // The row the next token comes from: the chunk's last when every row has logits.
+            var tokenRow = firstLogit[k]
+            if seq.wantsPromptLogits {
+                tokenRow += item.tokens.count - 1
+                gatherPromptLogprobs(seq, chunk: item.tokens.count, logits: logits, first: firstLogit[k])
+            }
             if seq.isPrefilling {
                 seq.prefilled += item.tokens.count
                 prefilledThisStep += item.tokens.count
                 fair.charge(seq.tenant, prefill: item.tokens.count, decode: 0)
             }
             guard item.producesToken else { continue }
-            let emitted: Int, reason: CompletionReason?
-            if let outcome = verified[ObjectIdentifier(seq)] {
-                (emitted, reason) = outcome
-            } else {
-                let row = firstLogit[k]
-                reason = logits.withUnsafeBufferPointer { all in accept(seq, logits: all.row(row, width: vocab)) }
-                emitted = 1
-            }
-            generatedThisStep += emitted
-            fair.charge(seq.tenant, prefill: 0, decode: emitted)
-            if let reason {
-                finish(seq, reason)
-                done.append(seq)
+            // The prompt is done: its forks (the other choices of the prompt) start here, on its KV pages shared
+            // copy-on-write, each choosing its first token from the same row.
+            let forks = seq.forks.isEmpty ? [] : spawnForks(seq)
+            running += forks
+            for member in [seq] + forks {
+                if member.request.promptLogprobs != nil && member.generated.isEmpty {
+                    member.sink(.promptLogprobs(member.promptLogprobs))
+                }
+                if member.request.maxTokens == 0 {   // the prompt alone (prompt logprobs): nothing to generate
+                    finish(member, .length)
+                    done.append(member)
+                    continue
+                }
+                let emitted: Int, reason: CompletionReason?
+                if let outcome = verified[ObjectIdentifier(member)] {
+                    (emitted, reason) = outcome
+                } else {
+                    let row = tokenRow
+                    reason = logits.withUnsafeBufferPointer { all in accept(member, logits: all.row(row, width: vocab)) }
+                    emitted = 1
+                }
+                generatedThisStep += emitted
+                fair.charge(member.tenant, prefill: 0, decode: emitted)
+                if let reason {
+                    finish(member, reason)
+                    done.append(member)
+                }
             }
         }
         running.removeAll { seq in done.contains { $0 === seq } }
@@ -201,6 +223,32 @@ final class EngineLoop {
             for b in bucket..<s.stepBucketCounts.count { s.stepBucketCounts[b] += 1 }
         }
         fair.prune(keeping: activeTenants())
+    }
+
+    /// The sequences of a prompt's other choices, made when its prefill ends: each shares the prompt's KV pages
+    /// (copy-on-write), its prompt logprobs and its progress, and has its own request (seed, sink).
+    private func spawnForks(_ leader: SequenceState) -> [SequenceState] {
+        defer { leader.forks = [] }
+        return leader.forks.map { f in
+            let child = SequenceState(handle: leader.handle, request: f.request, tokenizer: engine.tokenizer,
+                                      submittedAtStep: leader.submittedAtStep, sink: f.sink)
+            child.cache = leader.cache?.fork()
+            child.prefilled = leader.prefilled
+            child.promptLogprobs = leader.promptLogprobs
+            return child
+        }
+    }
+
+    /// Adds the logprobs of the prompt tokens a prefill chunk's rows predict: row i (logits at `first + i`) gives
+    /// the token at `prefilled + i + 1`, while that is still a prompt token.
+    private func gatherPromptLogprobs(_ seq: SequenceState, chunk: Int, logits: [Float], first: Int) {
+        let prompt = seq.request.promptTokens, top = seq.request.promptLogprobs ?? 0
+        let vocab = transformer.config.vocabSize
+        logits.withUnsafeBufferPointer { all in
+            for i in 0..<chunk where seq.prefilled + i + 1 < prompt.count {
+                seq.promptLogprobs.append(tokenLogprob(all.row(first + i, width: vocab), chosen: prompt[seq.prefilled + i + 1], top: top))
+            }
+        }
     }
 
     /// Makes sure every planned sequence's cache has blocks for this step's rows. When the pool is short it first
@@ -220,7 +268,7 @@ final class EngineLoop {
             if engine.configuration.reclaim(max(1, short)) > 0, cache.reserve(positions: positions) { i += 1; continue }
             // Preempt the newest other running sequence; if this one is the only one left, it can never fit.
             guard let victim = running.filter({ $0 !== item.seq && $0.cache != nil }).max(by: { $0.handle.id < $1.handle.id }) else {
-                item.seq.sink(.failed(EngineError(.tooLarge, "the memory pool cannot hold this request's KV cache (\(positions) positions); raise --pool-memory")))
+                item.seq.fail(EngineError(.tooLarge, "the memory pool cannot hold this request's KV cache (\(positions) positions); raise --pool-memory"))
                 finish(item.seq, nil)
                 running.removeAll { $0 === item.seq }
                 plan.remove(at: i)
@@ -238,18 +286,38 @@ final class EngineLoop {
         return plan
     }
 
-    /// Samples the next token from `logits`, streams it, and says whether the sequence is done.
+    /// Samples the next token from `logits` (the model's row), streams it, and says whether the sequence is done.
     private func accept(_ seq: SequenceState, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
-        let token = seq.sampler.sample(logits)
+        let (token, row) = choose(seq, logits: logits)
         seq.steps += 1
         seq.lookahead?.record(nil, emitted: [token]) { _ in 0 }
-        return emit(seq, token: token, logits: logits)
+        return emit(seq, token: token, logits: row, modelRow: logits)
     }
 
-    /// Streams one chosen token (`logits`: the row it was chosen from) and says whether the sequence is done.
-    func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>) -> CompletionReason? {
+    /// Chooses a sequence's next token from the model's row of logits: the row goes through the sequence's
+    /// `LogitsProcessor` (the one seam for logit controls), then the sampler (greedy or seeded draw). Returns the
+    /// token and the processed row it was chosen from.
+    func choose(_ seq: SequenceState, logits: UnsafeBufferPointer<Float>) -> (token: Int, row: UnsafeBufferPointer<Float>) {
+        let row = seq.processor.process(logits)
+        return (seq.sampler.sample(row), row)
+    }
+
+    /// Streams one chosen token (`logits`: the processed row it was chosen from; `modelRow`: the model's own row) and
+    /// says whether the sequence is done. A model row that is not all finite (an adapter whose weights overflow the
+    /// activations) ends the request with an error, never with NaN logprobs or a token drawn from garbage; the
+    /// processed row may hold -inf by design (masked tokens), so the check is on the model's row.
+    func emit(_ seq: SequenceState, token: Int, logits: UnsafeBufferPointer<Float>,
+              modelRow: UnsafeBufferPointer<Float>) -> CompletionReason? {
         let r = seq.request
+        if !allFinite(modelRow) {
+            let adapter = r.adapter.map { "adapter \"\($0.name)\"" } ?? "the base model"
+            let error = EngineError(.internalError, "the model produced non-finite logits (NaN or infinity) at generated token \(seq.generated.count + 1) with \(adapter); the request was stopped")
+            FileHandle.standardError.write(Data("lorad: request of tenant \(seq.tenant) failed: \(error.message)\n".utf8))
+            seq.failure = error
+            return .cancelled
+        }
         let logprob = r.wantLogprobs ? tokenLogprob(logits, chosen: token, top: r.logprobs) : nil
+        seq.processor.accepted(token)
         seq.generated.append(token)
         seq.pendingToken = token
         if seq.firstTokenAtStep < 0 { seq.firstTokenAtStep = stepCount }
@@ -274,6 +342,22 @@ final class EngineLoop {
         }
         seq.cache = nil
         engine.finished(seq.tenant)
+        // Forks not started yet (the prompt never finished) end with it.
+        for f in seq.forks {
+            engine.finished(seq.tenant)
+            if let failure = seq.failure {
+                f.sink(.failed(failure))
+            } else if let reason {
+                f.sink(.finished(Completion(reason: reason, promptTokens: f.request.promptTokens.count, generatedTokens: [],
+                                            text: "", steps: 0, adapter: f.request.adapter?.name,
+                                            submittedAtStep: seq.submittedAtStep, firstTokenAtStep: -1)))
+            }
+        }
+        seq.forks = []
+        if let failure = seq.failure {
+            seq.sink(.failed(failure))
+            return
+        }
         guard let reason else { return }
         engine.updateStats { $0.requestsFinished[reason, default: 0] += 1 }
         if !tail.isEmpty { seq.sink(.token(id: -1, text: tail, logprob: nil)) }

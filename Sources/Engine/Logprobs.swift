@@ -1,5 +1,19 @@
 import Foundation
 
+/// Whether every value of `row` is finite (a sum is NaN or infinite exactly when some term is, or it overflows).
+func allFinite(_ row: UnsafeBufferPointer<Float>) -> Bool {
+    guard let base = row.baseAddress else { return true }
+    var sum = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= row.count {
+        sum += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self) * 0
+        i += 16
+    }
+    var tail: Float = 0
+    while i < row.count { tail += row[i] * 0; i += 1 }
+    return sum.sum() == 0 && tail == 0
+}
+
 /// Log-softmax of one row of logits: the chosen token's log probability and the `top` most likely tokens.
 func tokenLogprob(_ logits: UnsafeBufferPointer<Float>, chosen: Int, top: Int) -> TokenLogprob {
     var maxLogit = -Float.infinity

@@ -33,11 +33,19 @@ public struct GenerationRequest: Sendable {
     public var wantLogprobs: Bool
     /// Lookahead decoding: `auto` takes the engine's default (`EngineConfiguration.lookahead`).
     public var lookahead: LookaheadMode
+    /// Penalties, logit bias, min_tokens: applied by the sequence's `LogitsProcessor` before each token is chosen.
+    public var controls: LogitControls
+    /// Structured output: which tokens may come next (nil: any).
+    public var constraint: TokenConstraintFactory?
+    /// Log probabilities of the prompt's tokens (each given the ones before it, from the model's raw logits) with
+    /// this many alternatives, sent as one `promptLogprobs` event when the prefill ends (nil: none).
+    public var promptLogprobs: Int?
 
     public init(tenant: String = "default", promptTokens: [Int], adapter: AdapterBinding? = nil,
                 sampling: SamplingParameters = .greedy, maxTokens: Int = 16, stop: [String] = [],
                 stopTokenIds: Set<Int> = [], logprobs: Int = 0, wantLogprobs: Bool = false,
-                lookahead: LookaheadMode = .auto) {
+                lookahead: LookaheadMode = .auto, controls: LogitControls = .none,
+                constraint: TokenConstraintFactory? = nil, promptLogprobs: Int? = nil) {
         self.tenant = tenant
         self.promptTokens = promptTokens
         self.adapter = adapter
@@ -48,6 +56,9 @@ public struct GenerationRequest: Sendable {
         self.logprobs = logprobs
         self.wantLogprobs = wantLogprobs
         self.lookahead = lookahead
+        self.controls = controls
+        self.constraint = constraint
+        self.promptLogprobs = promptLogprobs
     }
 }
 
@@ -74,6 +85,9 @@ public enum EngineEvent: Sendable {
     /// A new token: its id, the text that became final with it (may be empty: held back for a possible stop string
     /// or an incomplete character), and its logprobs when asked for.
     case token(id: Int, text: String, logprob: TokenLogprob?)
+    /// The prompt's tokens 1..<count, each with its logprob given the tokens before it (asked with
+    /// `promptLogprobs`; the first token has none). Sent once, before the first token.
+    case promptLogprobs([TokenLogprob])
     case finished(Completion)
     case failed(EngineError)
 }

@@ -27,7 +27,11 @@ final class SequenceState {
     var generated: [Int] = []
     /// The token to feed in the next decode step (the last generated one).
     var pendingToken: Int?
+    /// Why the sequence failed (it then ends with `.failed`, not `.finished`).
+    var failure: EngineError?
     var sampler: Sampler
+    /// Every row a token is chosen from passes through it first (penalties, bias, min_tokens, constraints).
+    let processor: LogitsProcessor
     /// Window, n-gram pool and acceptance of lookahead decoding, from the first decode step (nil: plain).
     var lookahead: LookaheadState?
     var decoder: StreamingDecoder?
@@ -39,6 +43,10 @@ final class SequenceState {
     var context: [Int]
     /// Times this sequence's KV was freed to make room and recomputed.
     var preemptions = 0
+    /// The other choices of this prompt (`Engine.submit(group:)`), started when the prompt's prefill ends.
+    var forks: [(request: GenerationRequest, sink: @Sendable (EngineEvent) -> Void)] = []
+    /// Prompt logprobs gathered chunk by chunk during the first prefill (`request.promptLogprobs`).
+    var promptLogprobs: [TokenLogprob] = []
 
     init(handle: RequestHandle, request: GenerationRequest, tokenizer: Tokenizer?, submittedAtStep: Int,
          sink: @escaping @Sendable (EngineEvent) -> Void) {
@@ -47,6 +55,8 @@ final class SequenceState {
         self.sink = sink
         self.submittedAtStep = submittedAtStep
         sampler = Sampler(request.sampling)
+        processor = LogitsProcessor(controls: request.controls, stopTokenIds: request.stopTokenIds,
+                                    promptTokens: request.promptTokens, constraint: request.constraint?())
         decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
         stopMatcher = StopMatcher(stops: request.stop)
         context = request.promptTokens
@@ -54,12 +64,21 @@ final class SequenceState {
 
     var tenant: String { request.tenant }
     var isPrefilling: Bool { prefilled < context.count }
+    /// This step's prefill rows all need logits (prompt logprobs; a recomputation after preemption needs none).
+    var wantsPromptLogits: Bool { request.promptLogprobs != nil && isPrefilling && generated.isEmpty }
+
+    /// Reports a failure to this sequence's client and to those of its forks not started yet.
+    func fail(_ error: EngineError) {
+        sink(.failed(error))
+        for f in forks { f.sink(.failed(error)) }
+    }
 
     /// Frees the KV cache; the sequence recomputes it (prompt + generated tokens) when it runs again.
     func preempt() {
         cache = nil
         prefilled = 0
         context = request.promptTokens + generated.dropLast()
+        if generated.isEmpty { promptLogprobs = [] }
         preemptions += 1
     }
     /// Identity of the adapter weights, for grouping rows into segments (nil: base model).

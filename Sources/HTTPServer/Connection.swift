@@ -26,10 +26,21 @@ final class Connection {
 
     let id: UInt64
     let fd: Int32
+    let kind: ListeningSocket.Kind
     let peer: PeerCredentials?
     let remoteAddress: String?
+    /// The remote IP without the port (TCP only): what the per-address connection cap counts.
+    let remoteHost: String?
+    let acceptedAt: ContinuousClock.Instant
 
     var phase = Phase.open
+    /// The client has sent at least one byte since it connected.
+    var receivedAny = false
+    /// The client shut down its sending side (read returned 0). Complete requests it sent are still answered and
+    /// streams still flow; once nothing is left to answer the connection closes.
+    var readClosed = false
+    /// EPOLLRDHUP was reported while input was not being read; it is not asked for again (level-triggered).
+    var hangupSeen = false
     /// The socket is closed and the connection forgotten by the loop.
     var closed = false
     var input = ByteQueue()
@@ -39,6 +50,8 @@ final class Connection {
     var responder: HTTPResponder?
     /// The responder ended its response; it is finished once `output` drains.
     var responseEnded = false
+    /// Bytes of the current responder's answer were queued.
+    var answerBegun = false
     var closeAfterResponse = false
     /// When the parser began on the current request (its first byte); nil between requests.
     var requestStarted: ContinuousClock.Instant?
@@ -49,21 +62,36 @@ final class Connection {
     /// The epoll interest set currently registered.
     var interest: UInt32 = 0
 
-    init(id: UInt64, fd: Int32, peer: PeerCredentials?, remoteAddress: String?, limits: RequestParser.Limits,
-         now: ContinuousClock.Instant) {
+    init(id: UInt64, fd: Int32, kind: ListeningSocket.Kind, peer: PeerCredentials?, remoteAddress: String?,
+         limits: RequestParser.Limits, now: ContinuousClock.Instant) {
         self.id = id
         self.fd = fd
+        self.kind = kind
         self.peer = peer
         self.remoteAddress = remoteAddress
+        self.remoteHost = remoteAddress.map(Self.host(of:))
+        self.acceptedAt = now
         self.parser = RequestParser(limits: limits)
         self.idleSince = now
         self.lastWrite = now
     }
 
-    /// The interest set this state calls for. RDHUP always, so a client leaving is seen even while not reading.
+    /// "1.2.3.4:80" -> "1.2.3.4", "[::1]:80" -> "[::1]".
+    static func host(of address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        return String(address[..<colon])
+    }
+
+    /// A connection that has sent nothing at all: the first to go when connections run short.
+    var isSilent: Bool { !receivedAny && responder == nil && output.isEmpty && phase == .open }
+
+    /// The interest set this state calls for. RDHUP while the client's side is open, so a client leaving is seen
+    /// even while not reading; nothing to read once it shut its side (level-triggered epoll would report it forever).
     var wantedInterest: UInt32 {
-        var mask = Epoll.readHangup
+        var mask: UInt32 = 0
         if !output.isEmpty { mask |= Epoll.output }
+        if readClosed { return mask }
+        if !hangupSeen { mask |= Epoll.readHangup }
         switch phase {
         case .open:
             if responder == nil || input.count < Self.maxReadAhead { mask |= Epoll.input }
@@ -78,8 +106,10 @@ final class Connection {
     enum ReadResult {
         /// Bytes were appended (or none were ready).
         case ok
-        /// The client shut its side (read returned 0) or the connection failed.
-        case closed
+        /// The client shut its sending side (read returned 0); what it sent before is in `input`.
+        case endOfInput
+        /// The connection failed (reset).
+        case failed
     }
 
     /// Reads what is available, up to `budget` bytes (fairness between connections; epoll is level-triggered).
@@ -90,12 +120,13 @@ final class Connection {
             let (n, code) = retryingEINTR { recv(fd, scratch.baseAddress, scratch.count, 0) }
             if n > 0 {
                 if !discard { input.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n])) }
+                receivedAny = true
                 total += n
                 if n < scratch.count { return .ok }
                 continue
             }
-            if n == 0 { return .closed }
-            return code == EAGAIN || code == EWOULDBLOCK ? .ok : .closed
+            if n == 0 { return .endOfInput }
+            return code == EAGAIN || code == EWOULDBLOCK ? .ok : .failed
         }
         return .ok
     }

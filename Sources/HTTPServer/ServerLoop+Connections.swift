@@ -11,26 +11,53 @@ extension ServerLoop {
             close(connection)   // reset, or both directions shut: nobody left to answer
             return
         }
-        if events & Epoll.input != 0 || events & Epoll.readHangup != 0 {
+        if !connection.readClosed && (events & Epoll.input != 0 || events & Epoll.readHangup != 0) {
             if connection.interest & Epoll.input != 0 {
-                let result = connection.read(into: scratch, budget: Self.readBudget, discard: connection.isLingering)
-                if case .closed = result {
-                    close(connection)   // the client left (a half-close counts: HTTP/1.1 clients do not half-close)
+                switch connection.read(into: scratch, budget: Self.readBudget, discard: connection.isLingering) {
+                case .failed:
+                    close(connection)
                     return
+                case .endOfInput where connection.isLingering:
+                    close(connection)   // the FIN a lingering close waits for
+                    return
+                case .endOfInput:
+                    // A half-close (shutdown(SHUT_WR), `nc -N`): the client is still reading. Every complete request
+                    // it sent is answered, a stream keeps flowing; a write error or a full close ends it.
+                    connection.readClosed = true
+                    probeDeparture(connection)
+                case .ok:
+                    break
                 }
                 processInput(connection)
             } else if events & Epoll.readHangup != 0 {
-                close(connection)
-                return
+                // Not reading now (input is full ahead of a response in flight, or an error is being written):
+                // the client may still read; its FIN is read in turn once reading resumes.
+                connection.hangupSeen = true
             }
         }
         settle(connection)
+    }
+
+    /// A FIN looks the same whether the client half-closed or left altogether. While a request is being worked on and
+    /// none of its answer is written yet, an interim `100 Continue` (HTTP/1.1 clients must accept unexpected 1xx
+    /// responses) makes a departed client's kernel answer with a reset, which closes the connection and cancels the
+    /// work; a half-closed client reads past it to the answer.
+    private func probeDeparture(_ connection: Connection) {
+        guard let responder = connection.responder, !connection.answerBegun,
+              responder.request.version == .http1_1 else { return }
+        connection.enqueue(ResponseEncoding.continueResponse, now: .now)
     }
 
     /// Parses buffered input while no response is in flight: sends 100 Continue, dispatches complete requests,
     /// refuses bad ones.
     func processInput(_ connection: Connection) {
         while !connection.closed && connection.phase == .open && connection.responder == nil {
+            if connection.readClosed && connection.input.isEmpty {
+                // Nothing more will come: what was answered is all; an unfinished request cannot be.
+                connection.requestStarted = nil
+                connection.phase = .closingAfterWrite
+                return
+            }
             if connection.parser.isIdle && connection.input.isEmpty {
                 connection.requestStarted = nil
                 return
@@ -42,6 +69,11 @@ extension ServerLoop {
             if connection.requestStarted == nil { connection.requestStarted = .now }
             switch connection.parser.next(&connection.input) {
             case .needMore:
+                if connection.readClosed {   // the request was cut off by the client's FIN
+                    connection.requestStarted = nil
+                    connection.input.removeAll()
+                    connection.phase = .closingAfterWrite
+                }
                 return
             case .head(let head):
                 // A client that already sent body bytes is not waiting for the go-ahead.
@@ -63,6 +95,7 @@ extension ServerLoop {
                                   remoteAddress: connection.remoteAddress, connectionId: connection.id)
         let responder = HTTPResponder(request: request, keepAlive: head.keepAlive, shared: shared)
         connection.responder = responder
+        connection.answerBegun = false
         connection.responseEnded = false
         connection.closeAfterResponse = false
         shared.inFlight.add(1, ordering: .relaxed)
@@ -87,6 +120,7 @@ extension ServerLoop {
             return
         }
         connection.enqueue(output.bytes, now: .now)
+        if !output.bytes.isEmpty { connection.answerBegun = true }
         if output.ended {
             connection.responseEnded = true
             connection.closeAfterResponse = output.closeAfter
@@ -130,6 +164,10 @@ extension ServerLoop {
     }
 
     private func beginLinger(_ connection: Connection) {
+        if connection.readClosed {   // the client's FIN is already here: nothing to wait for
+            close(connection)
+            return
+        }
         _ = retryingEINTR { shutdown(connection.fd, Int32(SHUT_WR)) }
         connection.input.removeAll()
         connection.phase = .lingering(until: .now + Self.lingerTime)
@@ -153,6 +191,11 @@ extension ServerLoop {
         epoll.remove(connection.fd)
         closeDescriptor(connection.fd)
         connections[connection.id] = nil
+        openByKind[connection.kind, default: 1] -= 1
+        if let host = connection.remoteHost {
+            let left = openByHost[host, default: 1] - 1
+            openByHost[host] = left > 0 ? left : nil
+        }
         shared.openConnections.subtract(1, ordering: .relaxed)
         if let responder = connection.responder {
             connection.responder = nil

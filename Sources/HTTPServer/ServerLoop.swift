@@ -24,6 +24,13 @@ final class ServerLoop {
     /// Listeners taken out of epoll after EMFILE and friends, with when to resume them.
     var pausedListeners: [UInt64: ContinuousClock.Instant] = [:]
     var connections: [UInt64: Connection] = [:]
+    /// Open connections by listener kind, and TCP connections by remote IP (the caps in `admit`).
+    var openByKind: [ListeningSocket.Kind: Int] = [:]
+    var openByHost: [String: Int] = [:]
+    /// Refused connections whose 503 is written and whose input is discarded until the client closes or the linger
+    /// time passes (closing at once would turn a request still arriving into a reset that destroys the 503).
+    var refused: [(fd: Int32, until: ContinuousClock.Instant)] = []
+    static let maxRefusedLingering = 256
     /// Epoll tokens: 0 is the mailbox, then listeners and connections from one counter (never reused).
     var nextToken: UInt64 = 1
     var running = true
@@ -133,6 +140,8 @@ final class ServerLoop {
         }
         closeListeners()
         for connection in Array(connections.values) { close(connection) }
+        for entry in refused { closeDescriptor(entry.fd) }
+        refused = []
     }
 
     // MARK: accepting
@@ -160,13 +169,25 @@ final class ServerLoop {
             reject(fd, RequestError(status: 503, code: "unavailable", message: "the server is shutting down"))
             return
         }
-        guard connections.count < shared.configuration.maxConnections else {
-            reject(fd, .tooManyConnections(shared.configuration.maxConnections))
+        let configuration = shared.configuration
+        let remote = kind == .tcp ? SocketAddress.describe(address) : nil
+        let host = remote.map(Connection.host(of:))
+        // The Unix socket has connections of its own (`unixReserve`) that TCP clients cannot take; each cap makes room
+        // by dropping its oldest connection that has sent nothing, and refuses only when there is none.
+        let full = kind == .unix ? connections.count >= configuration.maxConnections
+            : openByKind[.tcp, default: 0] >= max(0, configuration.maxConnections - configuration.unixReserve)
+        if full && !dropSilentConnection(where: { kind == .unix || $0.kind == .tcp }) {
+            reject(fd, .tooManyConnections(kind == .unix ? configuration.maxConnections
+                                           : max(0, configuration.maxConnections - configuration.unixReserve)))
             return
         }
-        var remote: String?
+        if let host, openByHost[host, default: 0] >= configuration.maxConnectionsPerAddress
+            && !dropSilentConnection(where: { $0.remoteHost == host }) {
+            reject(fd, RequestError(status: 503, code: "too_many_connections",
+                                    message: "too many connections from \(host) (the limit is \(configuration.maxConnectionsPerAddress))"))
+            return
+        }
         if kind == .tcp {
-            remote = SocketAddress.describe(address)
             var on: Int32 = 1   // responses are written whole or per token: no Nagle delay
             _ = retryingEINTR {
                 setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -174,7 +195,8 @@ final class ServerLoop {
         }
         let token = nextToken
         nextToken += 1
-        let connection = Connection(id: token, fd: fd, peer: kind == .unix ? PeerCredentials.of(socket: fd) : nil,
+        let connection = Connection(id: token, fd: fd, kind: kind,
+                                    peer: kind == .unix ? PeerCredentials.of(socket: fd) : nil,
                                     remoteAddress: remote, limits: limits, now: .now)
         let interest = connection.wantedInterest
         do {
@@ -185,7 +207,20 @@ final class ServerLoop {
         }
         connection.interest = interest
         connections[token] = connection
+        openByKind[kind, default: 0] += 1
+        if let host { openByHost[host, default: 0] += 1 }
         shared.openConnections.add(1, ordering: .relaxed)
+    }
+
+    /// Closes the longest-open connection matching `filter` that has not sent a byte; false when there is none.
+    private func dropSilentConnection(where filter: (Connection) -> Bool) -> Bool {
+        var oldest: Connection?
+        for connection in connections.values where connection.isSilent && filter(connection) {
+            if oldest.map({ connection.acceptedAt < $0.acceptedAt }) ?? true { oldest = connection }
+        }
+        guard let oldest else { return false }
+        close(oldest)
+        return true
     }
 
     /// Answers a connection that will not be served with an error, then closes it. Input that already arrived is
@@ -196,10 +231,21 @@ final class ServerLoop {
             retryingEINTR { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
         }
         _ = retryingEINTR { shutdown(fd, Int32(SHUT_WR)) }
-        for _ in 0..<4 {
-            guard retryingEINTR({ recv(fd, scratch.baseAddress, scratch.count, 0) }).result > 0 else { break }
+        guard refused.count < Self.maxRefusedLingering, !drainRefused(fd) else {
+            closeDescriptor(fd)
+            return
         }
-        closeDescriptor(fd)
+        refused.append((fd, .now + Self.lingerTime))
+    }
+
+    /// Reads and drops what a refused client sent; true once it closed (or failed).
+    private func drainRefused(_ fd: Int32) -> Bool {
+        for _ in 0..<4 {
+            let (n, code) = retryingEINTR { recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { continue }
+            return n == 0 || (code != EAGAIN && code != EWOULDBLOCK)
+        }
+        return false
     }
 
     // MARK: timers
@@ -212,6 +258,11 @@ final class ServerLoop {
         for (token, until) in pausedListeners where now >= until {
             pausedListeners[token] = nil
             if let listener = listeners[token] { try? epoll.modify(listener.fd, events: Epoll.input, token: token) }
+        }
+        refused.removeAll { entry in
+            guard drainRefused(entry.fd) || now >= entry.until else { return false }
+            closeDescriptor(entry.fd)
+            return true
         }
         let configuration = shared.configuration
         for connection in Array(connections.values) {
@@ -227,7 +278,8 @@ final class ServerLoop {
                         settle(connection)
                     }
                 } else if connection.input.isEmpty && connection.output.isEmpty
-                            && now - connection.idleSince >= configuration.idleTimeout {
+                            && now - connection.idleSince >= (connection.receivedAny ? configuration.idleTimeout
+                                                              : configuration.silentTimeout) {
                     close(connection)
                 }
             case .lingering(let until) where now >= until:

@@ -15,6 +15,8 @@ public final class KVBlockAllocator: Sendable {
 
     private let inUse = Mutex(0)
     private let attached = Mutex<PagePool?>(nil)
+    /// References beyond the first to blocks shared by forked caches (absent: one owner).
+    private let shared = Mutex<[UInt: Int]>([:])   // block address -> extra references
 
     public init(config: ModelConfig, blockTokens: Int = 16) {
         self.blockTokens = blockTokens
@@ -49,7 +51,26 @@ public final class KVBlockAllocator: Sendable {
         return raw.bindMemory(to: Float.self, capacity: floatsPerBlock)
     }
 
+    /// One more cache reads `block` (a fork): it is freed when the last one releases it.
+    func retain(_ block: UnsafeMutablePointer<Float>) {
+        let key = UInt(bitPattern: block)
+        shared.withLock { $0[key, default: 0] += 1 }
+    }
+
+    /// Whether more than one cache holds `block` (it must be copied before it is written).
+    func isShared(_ block: UnsafeMutablePointer<Float>) -> Bool {
+        let key = UInt(bitPattern: block)
+        return shared.withLock { $0[key] != nil }
+    }
+
     func release(_ block: UnsafeMutablePointer<Float>) {
+        let key = UInt(bitPattern: block)
+        let stillHeld = shared.withLock { refs -> Bool in
+            guard let extra = refs[key] else { return false }
+            refs[key] = extra > 1 ? extra - 1 : nil
+            return true
+        }
+        if stillHeld { return }
         if let pool = self.pool {
             pool.release([pool.page(containing: block)], from: .kv)
         } else {
@@ -93,9 +114,28 @@ public final class KVCache: @unchecked Sendable {
         return blocks[position / bt] + ((layer * 2 + 1) * bt + position % bt) * allocator.kvDim
     }
 
+    /// A cache with the same committed positions, sharing every block copy-on-write (`n` choices of one prompt:
+    /// the prompt's KV is computed once). A shared block is copied when one of them writes into it.
+    public func fork() -> KVCache {
+        let copy = KVCache(allocator: allocator)
+        for b in blocks { allocator.retain(b) }
+        copy.blocks = blocks
+        copy.length = length
+        return copy
+    }
+
     /// Makes room for `positions` committed positions in all (blocks from the pool); false, with nothing taken,
-    /// when the pool cannot supply the blocks. The engine reserves before each step, so commits never fail.
+    /// when the pool cannot supply the blocks. The engine reserves before each step, so commits never fail. A
+    /// shared (forked) block that the new positions are written into is copied here, so writes stay private.
     public func reserve(positions: Int) -> Bool {
+        let bt = allocator.blockTokens
+        if positions > length, length % bt != 0, allocator.isShared(blocks[length / bt]) {
+            guard let copy = allocator.allocate() else { return false }
+            let old = blocks[length / bt]
+            copy.update(from: old, count: allocator.floatsPerBlock)
+            blocks[length / bt] = copy
+            allocator.release(old)
+        }
         let needed = allocator.blocks(forPositions: positions) - blocks.count
         guard needed > 0 else { return true }
         var taken: [UnsafeMutablePointer<Float>] = []
@@ -117,6 +157,10 @@ public final class KVCache: @unchecked Sendable {
                 fatalError("the KV pool is exhausted: the engine must reserve blocks before a step")
             }
             blocks.append(block)
+        } else if allocator.isShared(blocks[length / allocator.blockTokens]) {
+            guard reserve(positions: length + 1) else {
+                fatalError("the KV pool is exhausted: the engine must reserve blocks before a step")
+            }
         }
         let kvDim = allocator.kvDim
         for layer in 0..<allocator.layerCount {

@@ -6,12 +6,15 @@ public struct SamplingParameters: Sendable, Equatable {
     public var topP: Float
     public var topK: Int
     public var seed: UInt64?
+    /// Drops tokens whose probability (after temperature) is below `minP` times the most likely one's (0: off).
+    public var minP: Float
 
-    public init(temperature: Float = 0, topP: Float = 1, topK: Int = 0, seed: UInt64? = nil) {
+    public init(temperature: Float = 0, topP: Float = 1, topK: Int = 0, seed: UInt64? = nil, minP: Float = 0) {
         self.temperature = temperature
         self.topP = topP
         self.topK = topK
         self.seed = seed
+        self.minP = minP
     }
 
     public static let greedy = SamplingParameters()
@@ -81,7 +84,8 @@ public struct Sampler: Sendable {
         return probabilities.last?.id ?? Self.argmax(logits)
     }
 
-    /// The candidate tokens after temperature, top-k and top-p, with renormalised probabilities, most likely first.
+    /// The candidate tokens after temperature, top-k, top-p and min-p, with renormalised probabilities, most likely
+    /// first.
     public static func probabilities(_ logits: UnsafeBufferPointer<Float>, _ p: SamplingParameters) -> [(id: Int, p: Float)] {
         let t = max(p.temperature, 1e-6)
         var maxLogit = -Float.infinity
@@ -95,6 +99,8 @@ public struct Sampler: Sendable {
             sum += e
         }
         items.sort { $0.p > $1.p || ($0.p == $1.p && $0.id < $1.id) }
+        // Tokens masked to -infinity (logit controls, constraints) have probability 0: never candidates.
+        if let zero = items.firstIndex(where: { $0.p == 0 }), zero > 0 { items.removeSubrange(zero...) }
         if p.topK > 0 && p.topK < items.count {
             items.removeSubrange(p.topK...)
             sum = items.reduce(0) { $0 + $1.p }
@@ -108,6 +114,12 @@ public struct Sampler: Sendable {
                 if cumulative >= p.topP { break }
             }
             items.removeSubrange(keep...)
+            sum = items.reduce(0) { $0 + $1.p }
+        }
+        if p.minP > 0, let top = items.first?.p {
+            let floor = p.minP * top
+            let keep = items.firstIndex { $0.p < floor } ?? items.count
+            items.removeSubrange(max(1, keep)...)
             sum = items.reduce(0) { $0 + $1.p }
         }
         return items.map { ($0.id, $0.p / sum) }

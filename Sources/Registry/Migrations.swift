@@ -29,7 +29,7 @@ struct Migrator {
 
 /// The registry's schema, one entry per version.
 enum RegistrySchema {
-    static let migrator = Migrator(migrations: [version1, version2])
+    static let migrator = Migrator(migrations: [version1, version2, version3])
 
     /// Version 1: tenants (with their default adapter), tokens (salted hashes only), adapters and the audit log.
     /// Times are integer milliseconds since 1970.
@@ -92,5 +92,13 @@ enum RegistrySchema {
             stamp TEXT NOT NULL,
             verified_at INTEGER NOT NULL
         );
+        """
+
+    /// Version 3: who published an adapter (only admin-published adapters are `auto` candidates for every tenant;
+    /// earlier versions let any tenant publish, so existing public adapters start unclaimed) and pins that survive
+    /// a restart.
+    static let version3 = """
+        ALTER TABLE adapters ADD COLUMN published_by_admin INTEGER NOT NULL DEFAULT 0 CHECK (published_by_admin IN (0, 1));
+        ALTER TABLE adapters ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
         """
 }

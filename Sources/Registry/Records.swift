@@ -42,6 +42,11 @@ public struct AdapterRecord: Sendable, Equatable, Codable {
     public var scale: Double?
     /// Why the adapter cannot be served (files missing or damaged, another base model); nil when healthy.
     public var brokenReason: String?
+    /// Public by an admin's decision: `auto` routes any tenant's requests to it (a tenant's own public adapters
+    /// are routed only for that tenant).
+    public var publishedByAdmin = false
+    /// Kept in the memory pool, also across restarts.
+    public var isPinned = false
 
     public var isBroken: Bool { brokenReason != nil }
 }
@@ -91,6 +96,9 @@ public struct RegistryOptions: Sendable {
     public var maxFileBytes: Int
     /// Called at each registration stage; tests use it to pause (and kill) a registration at a known point.
     public var stageHook: (@Sendable (RegistrationStage) -> Void)?
+    /// Names an adapter may not have because a request's `model` means something else by them: `auto` and the
+    /// served base model's id (the daemon adds it).
+    public var reservedAdapterNames: Set<String> = ["auto"]
 
     public init(verification: Verification = .changed, maxFileBytes: Int = 4 << 30,
                 stageHook: (@Sendable (RegistrationStage) -> Void)? = nil) {

@@ -16,7 +16,8 @@ extension Registry {
             baseModel: try ModelFingerprint.decode(try row.string("base_model")),
             createdAt: try row.date("created_at"), lastUsedAt: try row.optionalDate("last_used_at"),
             requests: try row.int("requests"), scale: try row.optionalDouble("scale"),
-            brokenReason: try row.string("state") == "broken" ? (try row.optionalString("broken_reason") ?? "broken") : nil)
+            brokenReason: try row.string("state") == "broken" ? (try row.optionalString("broken_reason") ?? "broken") : nil,
+            publishedByAdmin: try row.bool("published_by_admin"), isPinned: try row.bool("pinned"))
     }
 
     static func adapter(named name: String, in db: SQLiteConnection) throws -> AdapterRecord? {
@@ -30,11 +31,14 @@ extension Registry {
     /// `.invalid`), makes them durable, and only then commits the row. `description` and `scale` default to the
     /// adapter's lorad.json, if it has one.
     public func registerAdapter(name: String, sourcePath: String, tenant: String = Tenant.defaultName,
-                                isPublic: Bool = false, description: String? = nil,
+                                isPublic: Bool = false, publishedByAdmin: Bool? = nil, description: String? = nil,
                                 scale: Double? = nil,
                                 progress: (_ bytesCopied: Int, _ totalBytes: Int) -> Void = { _, _ in })
         throws -> AdapterRecord {
         try Names.check(name, what: "adapter")
+        guard !options.reservedAdapterNames.contains(name) else {
+            throw RegistryError(.invalid, "adapter name \"\(name)\" is reserved (it is \(name == "auto" ? "the automatic routing model" : "the base model's id")), a request could never address the adapter")
+        }
         try Names.check(tenant, what: "tenant")
         try Self.checkScale(scale, adapter: name)
         // Cheap checks first, so a doomed registration copies nothing (they are repeated in the transaction).
@@ -91,10 +95,10 @@ extension Registry {
                         let tenantID = try checkRegistrable(name: name, tenant: tenant, in: db)
                         try db.run("""
                             INSERT INTO adapters (name, tenant_id, public, description, rank, alpha, target_modules,
-                                sha256, size_bytes, base_model, created_at, scale)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                sha256, size_bytes, base_model, created_at, scale, published_by_admin)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """, name, tenantID, isPublic, description, adapter.rank, alpha, targets, sha,
-                            imported.sizeBytes, fingerprint, Date(), scale)
+                            imported.sizeBytes, fingerprint, Date(), scale, isPublic && (publishedByAdmin ?? true))
                         if let stamp { try Self.saveStamp(stamp, for: sha, in: db) }
                         // The files under this hash are intact now: rows sharing them are healthy again.
                         let repaired = try db.query("""
@@ -161,6 +165,39 @@ extension Registry {
         try withDatabase { db in
             try db.query(Self.adapterSelect + " WHERE ? OR t.name = ? OR a.public = 1 ORDER BY a.name", isAdmin, tenant)
                 .map(Self.adapter(from:))
+        }
+    }
+
+    /// The adapters `auto` may route `tenant`'s requests to: its own and those an admin published; healthy ones.
+    public func adapters(routableFor tenant: String) throws -> [AdapterRecord] {
+        try withDatabase { db in
+            try db.query(Self.adapterSelect + """
+                 WHERE (t.name = ? OR (a.public = 1 AND a.published_by_admin = 1)) AND a.state = 'ok' ORDER BY a.name
+                """, tenant).map(Self.adapter(from:))
+        }
+    }
+
+    /// Marks a public adapter as published by an admin (`--register-adapters` claims the adapters it names).
+    public func markPublishedByAdmin(name: String) throws {
+        try withDatabase { db in
+            try db.run("UPDATE adapters SET published_by_admin = 1, public = 1 WHERE name = ?", name)
+        }
+    }
+
+    /// Records whether `name` is pinned (pins survive a restart: the daemon pins these again at start).
+    public func setPinned(name: String, _ pinned: Bool, by actor: String) throws {
+        try withDatabase { db in
+            try db.transaction {
+                try db.run("UPDATE adapters SET pinned = ? WHERE name = ?", pinned, name)
+                try Self.audit(db, actor: actor, action: pinned ? "adapter.pin" : "adapter.unpin", subject: name)
+            }
+        }
+    }
+
+    /// The adapters recorded as pinned, oldest first.
+    public func pinnedAdapters() throws -> [AdapterRecord] {
+        try withDatabase { db in
+            try db.query(Self.adapterSelect + " WHERE a.pinned = 1 ORDER BY a.id").map(Self.adapter(from:))
         }
     }
 

@@ -12,6 +12,29 @@ import Wire
 public struct Identity: Sendable, Equatable {
     public var tenant: String
     public var isAdmin: Bool
+    /// A local user the socket admits but no tenant maps (tenant `default`): may use adapters, may not register,
+    /// delete, pin or unload them (tenant `default` owns the daemon's own adapters).
+    public var isUnmapped = false
+}
+
+/// The API's own limits, beside the HTTP server's (docs/operations.md lists them with their defaults).
+public struct APILimits: Sendable {
+    /// API calls one tenant may have in progress on the workers at once (tokenizing, resolving, registering; a
+    /// generation's slot is given back when it reaches the engine); past it -> 429. A tenant's `max_concurrent`
+    /// overrides it. Admins are not limited.
+    public var tenantCalls = 4
+    /// Request body bytes of `/tokenize` and `/detokenize`; past it -> 413.
+    public var tokenizeBodyBytes = 1 << 20
+    /// Request body bytes of the adapter and tenant endpoints; past it -> 413.
+    public var adminBodyBytes = 64 << 10
+    /// Request body bytes of `/v1/completions` and `/v1/chat/completions`; past it -> 413.
+    public var generationBodyBytes = 8 << 20
+    /// Tenants may register `public: true` adapters (otherwise publishing is for admins: 403).
+    public var tenantsMayPublish = false
+    /// Of the pool's pages, the share one tenant's pinned adapters may hold (admins' pins are not counted).
+    public var pinShare = 0.25
+
+    public init() {}
 }
 
 /// The daemon's HTTP API: routes calls to endpoint handlers, resolves the caller's identity, and keeps slow work
@@ -27,12 +50,23 @@ public final class APIService: Sendable {
     /// Renders chat messages with the model's chat template (nil: the model has none).
     public let renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?
     let daemonUID: UInt32
+    public let limits: APILimits
+    /// Tenants' work: tokenizing, templates, adapter loads, registry writes (a concurrent queue, CPU-wide).
     let work = DispatchQueue(label: "lorad-api", attributes: .concurrent)
+    /// Identification, admission and /metrics: a serial queue of its own (libdispatch gives serial queues a
+    /// thread even while the workers are all busy), so it never waits behind tenant work.
+    let control = DispatchQueue(label: "lorad-api-control")
+    /// Admins' calls, on their own thread for the same reason.
+    let adminWork = DispatchQueue(label: "lorad-api-admin")
+    /// API calls in progress per tenant (`APILimits.tenantCalls`).
+    let tenantCalls = Mutex<[String: Int]>([:])
     let counters = Mutex(RequestCounters())
     let nextId = Mutex<UInt64>(0)
 
     public init(engine: Engine, registry: Registry, tokenizer: Tokenizer, modelId: String,
-                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool) {
+                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool,
+                limits: APILimits = APILimits()) {
+        self.limits = limits
         self.engine = engine
         self.registry = registry
         self.tokenizer = tokenizer
@@ -43,28 +77,98 @@ public final class APIService: Sendable {
         self.daemonUID = getuid()
     }
 
-    /// Entry point for every call; answers through `reply`, possibly later and from another thread.
+    /// Entry point for every call; answers through `reply`, possibly later and from another thread. `/health` is
+    /// answered at once on the caller's thread; everything else is identified on the control lane, then runs there
+    /// (/metrics), on the admin lane, or on the workers within the tenant's share.
     public func handle(_ call: APICall, reply: APIReply) {
         let counted = CountingReply(reply, service: self, path: call.path)
-        work.async { [self] in
-            do {
-                // Liveness needs no identity (so probes work on the TCP listener without a token).
-                if call.method == "GET" && call.path == "/health" {
-                    counted.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
+        // Liveness needs no identity (so probes work on the TCP listener without a token) and no worker.
+        if call.method == "GET" && call.path == "/health" {
+            counted.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
+            return
+        }
+        let gone = ClientGone(reply)
+        control.async { [self] in
+            answering(counted) {
+                let identity = try identify(call)
+                if call.path == "/metrics" {
+                    guard call.method == "GET" else {
+                        throw APIError.methodNotAllowed("\(call.method) is not allowed on \(call.path)", allowed: ["GET"])
+                    }
+                    counted.respond(status: 200, contentType: "text/plain; version=0.0.4",
+                                    body: Array(metricsText(for: identity).utf8))
                     return
                 }
-                let identity = try identify(call)
-                try route(call, identity: identity, reply: counted)
-            } catch let e as APIError {
-                counted.fail(e)
-            } catch let e as RegistryError {
-                counted.fail(Self.apiError(e))
-            } catch let e as EngineError {
-                counted.fail(Self.apiError(e))
-            } catch {
-                counted.fail(.server("\(error)"))
+                try checkBodySize(call)
+                let release = try admit(identity)
+                let job: @Sendable () -> Void = { [self] in
+                    defer { release() }
+                    guard !gone.isGone else { return }   // the client left while the call waited
+                    answering(counted) { try route(call, identity: identity, reply: counted, gone: gone) }
+                }
+                (identity.isAdmin ? adminWork : work).async(execute: job)
             }
         }
+    }
+
+    /// Runs `body`, answering its error in the OpenAI shape (a client that left gets nothing).
+    private func answering(_ reply: APIReply, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let e as APIError {
+            reply.fail(e)
+        } catch let e as RegistryError {
+            reply.fail(Self.apiError(e))
+        } catch let e as EngineError {
+            reply.fail(Self.apiError(e))
+        } catch let e as TokenizerError {
+            reply.fail(.invalid(e.message, code: "tokenizer_error"))
+        } catch is EncodeCancelled {
+            return
+        } catch {
+            reply.fail(.server("\(error)"))
+        }
+    }
+
+    /// Takes one of the tenant's call slots (admins need none); the returned closure gives it back.
+    private func admit(_ identity: Identity) throws -> @Sendable () -> Void {
+        guard !identity.isAdmin else { return {} }
+        let tenant = identity.tenant
+        let limit = (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) ?? limits.tenantCalls
+        let admitted = tenantCalls.withLock { calls -> Bool in
+            guard calls[tenant, default: 0] < limit else { return false }
+            calls[tenant, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            throw APIError.rateLimited("tenant \"\(tenant)\" already has \(limit) API calls in progress (the limit); try again when one ends")
+        }
+        let once = OnceAction { [self] in
+            tenantCalls.withLock { c in
+                let left = c[tenant, default: 1] - 1
+                c[tenant] = left > 0 ? left : nil
+            }
+        }
+        return { once.run() }
+    }
+
+    /// Each endpoint's body limit (below the HTTP server's, which applies to all).
+    private func checkBodySize(_ call: APICall) throws {
+        let limit: Int
+        switch call.path {
+        case "/tokenize", "/detokenize": limit = limits.tokenizeBodyBytes
+        case "/v1/completions", "/v1/chat/completions": limit = limits.generationBodyBytes
+        default: limit = limits.adminBodyBytes
+        }
+        guard call.body.count <= limit else {
+            throw APIError.tooLarge("the request body is \(call.body.count) bytes; \(call.path) takes at most \(limit)")
+        }
+    }
+
+    /// Tokenizes text a client sent: stops when the client goes away, and a split regex that runs past its step
+    /// budget is a 400 naming it.
+    func encodeUntrusted(_ text: String, addSpecialTokens: Bool, gone: ClientGone) throws -> [Int] {
+        try tokenizer.encode(text, addSpecialTokens: addSpecialTokens, isCancelled: { gone.isGone })
     }
 
     func newId(_ prefix: String) -> String {
@@ -77,6 +181,11 @@ public final class APIService: Sendable {
     /// A bearer token maps to its tenant; otherwise the peer's uid (root and the daemon's own uid are admin); an
     /// unmapped uid is the tenant `default`. Over TCP a valid token is required.
     func identify(_ call: APICall) throws -> Identity {
+        let authorizations = call.headers.filter { $0.name.caseInsensitiveCompare("Authorization") == .orderedSame }
+        guard authorizations.count <= 1 else {
+            throw APIError.invalid("the request has \(authorizations.count) Authorization headers; send one",
+                                   code: "duplicate_authorization")
+        }
         if let auth = call.header("Authorization") {
             let parts = auth.split(separator: " ", maxSplits: 1).map(String.init)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
@@ -93,31 +202,30 @@ public final class APIService: Sendable {
         if uid == 0 || uid == daemonUID {
             return Identity(tenant: try registry.tenant(uid: uid)?.name ?? Tenant.defaultName, isAdmin: true)
         }
-        return Identity(tenant: try registry.tenant(uid: uid)?.name ?? Tenant.defaultName, isAdmin: false)
+        if let tenant = try registry.tenant(uid: uid) { return Identity(tenant: tenant.name, isAdmin: false) }
+        return Identity(tenant: Tenant.defaultName, isAdmin: false, isUnmapped: true)
     }
 
     // MARK: routing
 
-    private func route(_ call: APICall, identity: Identity, reply: APIReply) throws {
+    private func route(_ call: APICall, identity: Identity, reply: APIReply, gone: ClientGone) throws {
         let parts = call.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let m = call.method
-        // Paths with a name in them: /v1/adapters/{name}[/action], /v1/tenants/{name}[/tokens].
+        // Paths with a name in them: /v1/models/{id}, /v1/adapters/{name}[/action], /v1/tenants/{name}[/tokens].
         let name = parts.count >= 3 ? parts[2] : ""
         switch parts.count {
-        case 1 where parts[0] == "health" && m == "GET":
-            reply.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
-        case 1 where parts[0] == "metrics" && m == "GET":
-            reply.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metricsText().utf8))
-        case 1 where parts[0] == "tokenize" && m == "POST":
-            try tokenize(call, reply)
-        case 1 where parts[0] == "detokenize" && m == "POST":
-            try detokenize(call, reply)
+        case 1 where parts[0] == "tokenize" && m == "POST", 2 where parts == ["v1", "tokenize"] && m == "POST":
+            try tokenize(call, identity, reply, gone: gone)
+        case 1 where parts[0] == "detokenize" && m == "POST", 2 where parts == ["v1", "detokenize"] && m == "POST":
+            try detokenize(call, identity, reply)
         case 2 where parts == ["v1", "models"] && m == "GET":
             try listModels(identity, reply)
+        case 3 where parts[0] == "v1" && parts[1] == "models" && m == "GET":
+            try showModel(name, identity, reply)
         case 2 where parts == ["v1", "completions"] && m == "POST":
-            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply)
+            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply, gone: gone)
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
-            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply)
+            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply, gone: gone)
         case 2 where parts == ["v1", "adapters"] && m == "GET":
             try listAdapters(identity, reply)
         case 2 where parts == ["v1", "adapters"] && m == "POST":
@@ -138,22 +246,34 @@ public final class APIService: Sendable {
         case 4 where parts[0] == "v1" && parts[1] == "tenants" && parts[3] == "tokens" && m == "POST":
             try createToken(name, identity, reply)
         default:
-            if Self.isKnownPath(parts) {
-                throw APIError(status: 405, type: "invalid_request_error", code: "method_not_allowed",
-                               message: "\(m) is not allowed on \(call.path)")
+            let allowed = Self.allowedMethods(parts)
+            if !allowed.isEmpty {
+                throw APIError.methodNotAllowed("\(m) is not allowed on \(call.path)", allowed: allowed)
             }
             throw APIError.notFound("no endpoint \(m) \(call.path)", code: "unknown_endpoint")
         }
     }
 
-    /// A path some endpoint serves (with another method): answered 405, not 404.
-    static func isKnownPath(_ parts: [String]) -> Bool {
+    /// The methods some endpoint serves on a path (empty: no such path, 404); another method gets 405 with them.
+    static func allowedMethods(_ parts: [String]) -> [String] {
         switch parts.count {
-        case 1: return ["health", "metrics", "tokenize", "detokenize"].contains(parts[0])
-        case 2: return parts[0] == "v1" && ["models", "completions", "adapters", "tenants"].contains(parts[1])
-        case 3: return parts == ["v1", "chat", "completions"] || (parts[0] == "v1" && ["adapters", "tenants"].contains(parts[1]))
-        case 4: return parts[0] == "v1" && (parts[1] == "adapters" || (parts[1] == "tenants" && parts[3] == "tokens"))
-        default: return false
+        case 1 where ["health", "metrics"].contains(parts[0]): return ["GET"]
+        case 1 where ["tokenize", "detokenize"].contains(parts[0]): return ["POST"]
+        case 2 where parts[0] == "v1":
+            switch parts[1] {
+            case "models": return ["GET"]
+            case "completions", "tokenize", "detokenize": return ["POST"]
+            case "adapters", "tenants": return ["GET", "POST"]
+            default: return []
+            }
+        case 3 where parts == ["v1", "chat", "completions"]: return ["POST"]
+        case 3 where parts[0] == "v1" && parts[1] == "models": return ["GET"]
+        case 3 where parts[0] == "v1" && parts[1] == "adapters": return ["GET", "DELETE"]
+        case 3 where parts[0] == "v1" && parts[1] == "tenants": return ["DELETE"]
+        case 4 where parts[0] == "v1" && parts[1] == "adapters" && ["load", "unload", "pin", "unpin"].contains(parts[3]):
+            return ["POST"]
+        case 4 where parts[0] == "v1" && parts[1] == "tenants" && parts[3] == "tokens": return ["POST"]
+        default: return []
         }
     }
 
@@ -180,6 +300,16 @@ public final class APIService: Sendable {
     }
 }
 
+/// Set once the client of a call has gone away (its connection closed before the answer ended); work in
+/// progress checks it to stop early.
+final class ClientGone: Sendable {
+    private let flag = Atomic<Bool>(false)
+    init(_ reply: APIReply) {
+        reply.onClose { [self] in flag.store(true, ordering: .relaxed) }
+    }
+    var isGone: Bool { flag.load(ordering: .relaxed) }
+}
+
 /// Requests answered, by endpoint path and status (for /metrics).
 struct RequestCounters {
     var byStatus: [String: Int] = [:]   // "path status" -> count
@@ -203,14 +333,14 @@ final class CountingReply: APIReply {
     /// Adapter and tenant names are folded out of paths so metric labels stay bounded.
     static func normalise(_ path: String) -> String {
         let p = path.split(separator: "/").map(String.init)
-        if p.count >= 3 && (p[1] == "adapters" || p[1] == "tenants") {
+        if p.count >= 3 && (p[1] == "adapters" || p[1] == "tenants" || p[1] == "models") {
             return "/" + ([p[0], p[1], "{name}"] + p.dropFirst(3)).joined(separator: "/")
         }
         return path.count > 64 || !["health", "metrics", "v1", "tokenize", "detokenize"].contains(p.first ?? "") ? "other" : path
     }
-    func respond(status: Int, contentType: String, body: [UInt8]) {
+    func respond(status: Int, contentType: String, headers: [(String, String)], body: [UInt8]) {
         count(status)
-        inner.respond(status: status, contentType: contentType, body: body)
+        inner.respond(status: status, contentType: contentType, headers: headers, body: body)
     }
     func startEventStream() {
         count(200)

@@ -190,6 +190,12 @@ public final class AdapterResidency: Sendable {
         return freed
     }
 
+    /// Pages held by the resident copies of `names` (each copy counted once, however many of them share it).
+    public func pinnedPages(named names: Set<String>, among records: [AdapterRecord]) -> Int {
+        let hashes = Set(records.filter { names.contains($0.name) }.map(\.sha256))
+        return entries.withLock { e in hashes.reduce(0) { $0 + (e[$1]?.adapter?.pageCount ?? 0) } }
+    }
+
     public func pin(_ record: AdapterRecord) throws {
         try load(record)
         entries.withLock { _ = $0[record.sha256]?.pinnedBy.insert(record.name) }

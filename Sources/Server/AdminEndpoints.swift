@@ -4,33 +4,81 @@ import Wire
 
 /// `/v1/models`, `/v1/adapters...`, `/v1/tenants...`, `/tokenize`, `/detokenize`.
 extension APIService {
+    func modelJSON(_ a: AdapterRecord) -> [String: Any] {
+        ["id": a.name, "object": "model", "created": Int(a.createdAt.timeIntervalSince1970), "owned_by": a.tenant,
+         "parent": modelId]
+    }
+
+    var baseModelJSON: [String: Any] {
+        ["id": modelId, "object": "model", "created": 0, "owned_by": "lorad", "max_model_len": engine.model.config.maxPositions]
+    }
+
     func listModels(_ identity: Identity, _ reply: APIReply) throws {
-        var data: [[String: Any]] = [["id": modelId, "object": "model", "created": 0, "owned_by": "lorad"]]
+        var data = [baseModelJSON]
         for a in try registry.adapters(visibleTo: identity.tenant, isAdmin: identity.isAdmin) where !a.isBroken {
-            data.append(["id": a.name, "object": "model", "created": Int(a.createdAt.timeIntervalSince1970),
-                         "owned_by": a.tenant, "parent": modelId])
+            data.append(modelJSON(a))
         }
         reply.json(200, ["object": "list", "data": data])
     }
 
-    func tokenize(_ call: APICall, _ reply: APIReply) throws {
-        let f = Fields(try JSON.object(call.body))
-        guard let prompt = try f.string("prompt") else { throw APIError.invalid("\"prompt\" is required", code: "missing_field") }
-        let special = try f.bool("add_special_tokens") ?? true
-        let tokens = tokenizer.encode(prompt, addSpecialTokens: special)
-        reply.json(200, ["tokens": tokens, "count": tokens.count])
+    /// `GET /v1/models/{id}`: the base model or an adapter the caller may use.
+    func showModel(_ id: String, _ identity: Identity, _ reply: APIReply) throws {
+        if id == modelId { return reply.json(200, baseModelJSON) }
+        guard let a = try registry.adapter(named: id, visibleTo: identity.tenant, isAdmin: identity.isAdmin), !a.isBroken else {
+            throw APIError.notFound("the model \"\(id)\" does not exist", code: "model_not_found")
+        }
+        reply.json(200, modelJSON(a))
     }
 
-    func detokenize(_ call: APICall, _ reply: APIReply) throws {
+    /// A tokenize/detokenize request's `model`, when given, must be one the caller may use (all share the tokenizer).
+    private func checkModel(_ f: Fields, _ identity: Identity) throws {
+        guard let model = try f.string("model"), model != modelId else { return }
+        guard try registry.adapter(named: model, visibleTo: identity.tenant, isAdmin: identity.isAdmin) != nil else {
+            throw APIError.notFound("the model \"\(model)\" does not exist", code: "model_not_found")
+        }
+    }
+
+    /// `/tokenize` and vLLM's `/v1/tokenize`: `prompt` (special tokens added unless `add_special_tokens: false`),
+    /// or `messages` rendered with the chat template (`add_generation_prompt`, default true; no special tokens
+    /// added unless asked). Answers `tokens`, `count` and `max_model_len`.
+    func tokenize(_ call: APICall, _ identity: Identity, _ reply: APIReply, gone: ClientGone) throws {
         let f = Fields(try JSON.object(call.body))
+        try f.refuseUnknown(["model", "prompt", "messages", "add_special_tokens", "add_generation_prompt"], what: "tokenize")
+        try checkModel(f, identity)
+        let tokens: [Int]
+        if f.value("messages") != nil {
+            guard f.value("prompt") == nil else { throw f.invalid("prompt", "send \"prompt\" or \"messages\", not both") }
+            guard let renderChat else {
+                throw APIError.invalid("the model has no chat template", code: "no_chat_template", param: "messages")
+            }
+            let messages = try ChatRequest.messages(f)
+            let text: String
+            do { text = try renderChat(messages, try f.bool("add_generation_prompt") ?? true) } catch {
+                throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
+            }
+            tokens = try encodeUntrusted(text, addSpecialTokens: try f.bool("add_special_tokens") ?? false, gone: gone)
+        } else {
+            guard let prompt = try f.string("prompt") else { throw f.invalid("prompt", "\"prompt\" or \"messages\" is required", code: "missing_field") }
+            if f.value("add_generation_prompt") != nil {
+                throw APIError.unsupported("add_generation_prompt", "\"add_generation_prompt\" applies to \"messages\" only")
+            }
+            tokens = try encodeUntrusted(prompt, addSpecialTokens: try f.bool("add_special_tokens") ?? true, gone: gone)
+        }
+        reply.json(200, ["tokens": tokens, "count": tokens.count, "max_model_len": engine.model.config.maxPositions])
+    }
+
+    func detokenize(_ call: APICall, _ identity: Identity, _ reply: APIReply) throws {
+        let f = Fields(try JSON.object(call.body))
+        try f.refuseUnknown(["model", "tokens"], what: "detokenize")
+        try checkModel(f, identity)
         guard let list = f.value("tokens") as? [Any] else {
-            throw APIError.invalid("\"tokens\" must be a list of token ids", code: "invalid_type")
+            throw f.invalid("tokens", "\"tokens\" must be a list of token ids", code: "invalid_type")
         }
         let vocab = tokenizer.vocabularySize
         let ids = try list.map { v -> Int in
             guard let n = v as? NSNumber, !Fields.isBool(v), n.doubleValue == n.doubleValue.rounded(),
                   n.doubleValue >= 0, n.doubleValue < Double(vocab) else {
-                throw APIError.invalid("\"tokens\" must hold token ids in 0..<\(vocab)", code: "invalid_value")
+                throw f.invalid("tokens", "\"tokens\" must hold token ids in 0..<\(vocab)")
             }
             return n.intValue
         }
@@ -65,14 +113,24 @@ extension APIService {
         guard let name = try f.string("name") else { throw APIError.invalid("\"name\" is required", code: "missing_field") }
         guard let path = try f.string("path") else { throw APIError.invalid("\"path\" is required", code: "missing_field") }
         let tenant = try f.string("tenant") ?? identity.tenant
+        try requireOwnership(identity, "register")
         guard tenant == identity.tenant || identity.isAdmin else {
             throw APIError.forbidden("only an admin may register adapters for another tenant")
         }
         let isPublic = try f.bool("public") ?? false, description = try f.string("description")
+        guard !isPublic || identity.isAdmin || limits.tenantsMayPublish else {
+            throw APIError.forbidden("publishing an adapter to every tenant (\"public\": true) is for admins; register it privately or ask an admin (lorad serve --tenants-may-publish yes lets tenants publish)")
+        }
         let scale = try f.double("scale", in: -100...100)
         guard try f.bool("stream") == true else {
-            let record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant, isPublic: isPublic,
-                                                      description: description, scale: scale)
+            let record: AdapterRecord
+            do {
+                record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant, isPublic: isPublic,
+                                                      publishedByAdmin: identity.isAdmin, description: description,
+                                                      scale: scale)
+            } catch let e as RegistryError where !identity.isAdmin {
+                throw RegistryError(e.kind, Self.redactingPaths(e.message, keeping: path))
+            }
             reply.json(201, adapterJSON(record))
             return
         }
@@ -80,7 +138,8 @@ extension APIService {
         var lastSent = -1
         do {
             let record = try registry.registerAdapter(name: name, sourcePath: path, tenant: tenant, isPublic: isPublic,
-                                                      description: description, scale: scale) { done, total in
+                                                      publishedByAdmin: identity.isAdmin, description: description,
+                                                      scale: scale) { done, total in
                 // At most ~100 events per import.
                 guard done == 0 || done == total || done - lastSent >= max(1, total / 100) else { return }
                 lastSent = done
@@ -91,7 +150,8 @@ extension APIService {
             json["object"] = "adapter"
             reply.send(Responses.sse(JSON.encode(json)))
         } catch let e as RegistryError {
-            reply.send(Responses.sse(Self.apiError(e).body))
+            let shown = identity.isAdmin ? e : RegistryError(e.kind, Self.redactingPaths(e.message, keeping: path))
+            reply.send(Responses.sse(Self.apiError(shown).body))
         } catch {
             reply.send(Responses.sse(APIError.server("\(error)").body))
         }
@@ -111,7 +171,35 @@ extension APIService {
         reply.json(200, adapterJSON(try visibleAdapter(name, identity)))
     }
 
+    /// Tenants see paths only as they gave them: an adapter root, or where a symlink leads, is the host's business
+    /// (admins get the whole message). Every absolute path in `message` outside `given` becomes "<path>".
+    static func redactingPaths(_ message: String, keeping given: String) -> String {
+        var out = "", word = ""
+        func flush() {
+            let trimmed = word.trimmingCharacters(in: CharacterSet(charactersIn: "\"'(),;:"))
+            if trimmed.hasPrefix("/") && trimmed != given && !trimmed.hasPrefix(given.hasSuffix("/") ? given : given + "/") {
+                out += word.replacingOccurrences(of: trimmed, with: "<path>")
+            } else {
+                out += word
+            }
+            word = ""
+        }
+        for c in message {
+            if c == " " { flush(); out.append(c) } else { word.append(c) }
+        }
+        flush()
+        return out
+    }
+
+    /// Unmapped local users act as tenant `default` but own nothing: the daemon's own adapters are `default`'s.
+    func requireOwnership(_ identity: Identity, _ action: String) throws {
+        guard !identity.isUnmapped else {
+            throw APIError.forbidden("this local user is not mapped to a tenant, so it may use adapters but not \(action) them; an admin maps it with: loractl tenants add NAME --uid UID")
+        }
+    }
+
     func deleteAdapter(_ name: String, _ identity: Identity, _ reply: APIReply) throws {
+        try requireOwnership(identity, "delete")
         let record = try visibleAdapter(name, identity)
         try registry.deleteAdapter(name: name, by: identity.tenant, isAdmin: identity.isAdmin)
         let shared = try registry.adapters(visibleTo: Tenant.defaultName, isAdmin: true).contains { $0.sha256 == record.sha256 }
@@ -121,16 +209,41 @@ extension APIService {
 
     func adapterAction(_ name: String, _ action: String, _ identity: Identity, _ reply: APIReply) throws {
         let record = try visibleAdapter(name, identity)
-        if action != "load" && record.tenant != identity.tenant && !identity.isAdmin {
-            throw APIError.forbidden("only the owner or an admin may \(action) adapter \"\(name)\"")
+        if action != "load" {
+            try requireOwnership(identity, action)
+            if record.tenant != identity.tenant && !identity.isAdmin {
+                throw APIError.forbidden("only the owner or an admin may \(action) adapter \"\(name)\"")
+            }
         }
+        let actor = identity.isAdmin ? "admin" : identity.tenant
         switch action {
         case "load": try residency.load(record)
-        case "unload": residency.unload(record)
-        case "pin": try residency.pin(record)
-        default: residency.unpin(record)
+        case "unload":
+            residency.unload(record)
+            try registry.setPinned(name: name, false, by: actor)
+        case "pin":
+            try residency.load(record)
+            if !identity.isAdmin { try checkPinQuota(record) }
+            try residency.pin(record)
+            try registry.setPinned(name: name, true, by: actor)
+        default:
+            residency.unpin(record)
+            try registry.setPinned(name: name, false, by: actor)
         }
         reply.json(200, adapterJSON(record))
+    }
+
+    /// A tenant's pinned adapters (this one included) may hold at most `limits.pinShare` of the pool's pages, so
+    /// pins cannot starve others of adapter and KV memory. Admins' pins are not counted against it.
+    private func checkPinQuota(_ record: AdapterRecord) throws {
+        let owned = try registry.adapters(visibleTo: record.tenant).filter { $0.tenant == record.tenant }
+        let pinnedNames = Set(owned.filter { residency.isPinned($0) }.map(\.name)).union([record.name])
+        let pages = residency.pinnedPages(named: pinnedNames, among: owned)
+        let quota = Int(Double(residency.pool.pageCount) * limits.pinShare)
+        guard pages <= quota else {
+            throw APIError(status: 403, type: "permission_error", code: "pin_quota_exceeded",
+                           message: "pinning adapter \"\(record.name)\" would give tenant \"\(record.tenant)\" \(pages) pinned pool pages; its quota is \(quota) (\(Int(limits.pinShare * 100))% of the pool); unpin another adapter first")
+        }
     }
 
     // MARK: tenants (admin only)

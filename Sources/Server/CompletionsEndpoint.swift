@@ -17,32 +17,41 @@ extension APIService {
         var record: AdapterRecord?
     }
 
-    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply) throws {
-        let prompt: [Int]
-        switch req.prompt {
-        case .text(let s): prompt = tokenizer.encode(s, addSpecialTokens: true)
-        case .tokens(let t): prompt = t
+    /// `constraint`: structured output (the grammar work's `TokenConstraint`), applied to every choice.
+    func completions(_ req: CompletionRequest, identity: Identity, reply: APIReply, gone: ClientGone,
+                     constraint: TokenConstraintFactory? = nil) throws {
+        let prompts = try req.prompts.map { p -> PromptPlan in
+            switch p {
+            case .text(let s): return PromptPlan(tokens: try encodeUntrusted(s, addSpecialTokens: true, gone: gone), echoText: s)
+            case .tokens(let t): return PromptPlan(tokens: t, echoText: tokenizer.decode(t.filter { $0 >= 0 && $0 < tokenizer.vocabularySize },
+                                                                                 skipSpecialTokens: true))
+            }
         }
-        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: false, reply: reply)
+        try generate(model: req.model, prompts: prompts, options: req.options, identity: identity, chat: false, reply: reply,
+                     constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply) throws {
+    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply, gone: ClientGone,
+                         constraint: TokenConstraintFactory? = nil) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
         let text: String
         do { text = try renderChat(req.messages, true) } catch {
-            throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error")
+            throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
         }
-        let prompt = tokenizer.encode(text, addSpecialTokens: false)
-        try generate(model: req.model, prompt: prompt, options: req.options, identity: identity, chat: true, reply: reply)
+        let prompt = try encodeUntrusted(text, addSpecialTokens: false, gone: gone)
+        try generate(model: req.model, prompts: [PromptPlan(tokens: prompt, echoText: "")], options: req.options,
+                     identity: identity, chat: true, reply: reply, constraint: constraint)
     }
 
     /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
     func resolveModel(_ model: String, identity: Identity, prompt: [Int], scale: Double) throws -> ResolvedModel {
         var name: String?
         if model == "auto" {
-            let candidates = try registry.adapters(visibleTo: identity.tenant, isAdmin: false).filter { !$0.isBroken }
+            // Only the caller's own adapters and those an admin published: a tenant's public adapter cannot
+            // capture other tenants' prompts by its description.
+            let candidates = try registry.adapters(routableFor: identity.tenant)
             name = try router.choose(promptTokens: prompt, among: candidates.map {
                 AdapterRouter.Candidate(name: $0.name, description: $0.description)
             })?.name
@@ -65,173 +74,84 @@ extension APIService {
                              record: record)
     }
 
-    private func generate(model: String, prompt: [Int], options o: GenerationOptions, identity: Identity, chat: Bool,
-                          reply: APIReply) throws {
-        let resolved = try resolveModel(model, identity: identity, prompt: prompt, scale: o.adapterScale)
+    /// Token ids of `logit_bias` and `stop_token_ids` must be in the vocabulary.
+    private func checkTokenIds(_ o: GenerationOptions) throws {
+        let vocab = engine.model.config.vocabSize
+        if let bad = o.logitBias.keys.sorted().first(where: { $0 >= vocab }) {
+            throw APIError.invalid("\"logit_bias\" names token id \(bad), outside the vocabulary (0..<\(vocab))", code: "invalid_value", param: "logit_bias")
+        }
+        if let bad = o.stopTokenIds.first(where: { $0 >= vocab }) {
+            throw APIError.invalid("\"stop_token_ids\" holds token id \(bad), outside the vocabulary (0..<\(vocab))", code: "invalid_value", param: "stop_token_ids")
+        }
+    }
+
+    /// Runs every candidate (prompts x best_of) as its own engine request and answers them as one response.
+    private func generate(model: String, prompts: [PromptPlan], options o: GenerationOptions, identity: Identity, chat: Bool,
+                          reply: APIReply, constraint: TokenConstraintFactory?) throws {
+        try checkTokenIds(o)
+        // LoRAX: `adapter_id` names the adapter; `model` then names the base model (or anything: LoRAX ignores it).
+        let resolved = try resolveModel(o.adapterId ?? model, identity: identity, prompt: prompts[0].tokens, scale: o.adapterScale)
         let residency = self.residency
         let releaseOnce = OnceAction { if let r = resolved.record { residency.release(r) } }
         let release: @Sendable () -> Void = { releaseOnce.run() }
         var submitted = false
         defer { if !submitted { release() } }
-        var sampling = SamplingParameters(temperature: Float(o.temperature), topP: Float(o.topP), topK: o.topK, seed: o.seed)
-        if o.temperature == 0 { sampling = SamplingParameters(temperature: 0, seed: o.seed) }
-        let request = GenerationRequest(
-            tenant: identity.tenant, promptTokens: prompt, adapter: resolved.binding, sampling: sampling,
-            maxTokens: o.maxTokens, stop: o.stop,
-            stopTokenIds: o.ignoreEOS ? [] : Set(engine.model.generation.eosTokenIds),
-            logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil, lookahead: LookaheadMode(o.lookahead))
-        let stream = StreamState(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
-                                 adapter: resolved.name, chat: chat, options: o, prompt: prompt, reply: reply,
-                                 onEnd: release)
-        if o.maxTokens == 0 {
+        let stream = ChoiceStream(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
+                                  adapter: resolved.name, chat: chat, options: o, prompts: prompts, reply: reply,
+                                  onEnd: release)
+        let eos = o.ignoreEOS ? Set<Int>() : Set(engine.model.generation.eosTokenIds)
+        let controls = LogitControls(presencePenalty: Float(o.presencePenalty), frequencyPenalty: Float(o.frequencyPenalty),
+                                     repetitionPenalty: Float(o.repetitionPenalty),
+                                     logitBias: o.logitBias.mapValues { Float($0) }, minTokens: o.minTokens)
+        // best_of ranks by cumulative logprob: candidates report their tokens' logprobs even when not asked.
+        let ranks = o.bestOf > o.n
+        let promptLogprobs = o.echo && o.logprobs != nil ? o.logprobs : nil
+        var requests: [GenerationRequest] = []
+        for c in 0..<stream.candidateCount {
+            let p = prompts[stream.prompt(ofCandidate: c)]
+            let j = c % o.bestOf
+            // Candidate j of a seeded request draws from seed + j: reproducible, and different from its siblings.
+            let seed = o.seed.map { $0 &+ UInt64(j) }
+            var sampling = SamplingParameters(temperature: Float(o.temperature), topP: Float(o.topP), topK: o.topK,
+                                              seed: seed, minP: Float(o.minP))
+            if o.temperature == 0 { sampling = SamplingParameters(temperature: 0, seed: seed) }
+            requests.append(GenerationRequest(
+                tenant: identity.tenant, promptTokens: p.tokens, adapter: resolved.binding, sampling: sampling,
+                maxTokens: o.maxTokens, stop: o.stop, stopTokenIds: eos.union(o.stopTokenIds),
+                logprobs: o.logprobs ?? 0, wantLogprobs: o.logprobs != nil || ranks, lookahead: LookaheadMode(o.lookahead),
+                controls: controls, constraint: constraint, promptLogprobs: promptLogprobs))
+        }
+        // Nothing to run: max_tokens 0 without prompt logprobs answers at once.
+        if o.maxTokens == 0 && promptLogprobs == nil {
+            submitted = true
             if o.stream { reply.startEventStream() }
-            stream.finish(Completion(reason: .length, promptTokens: prompt.count, generatedTokens: [], text: "", steps: 0,
-                                     adapter: resolved.name, submittedAtStep: 0, firstTokenAtStep: 0))
+            stream.goLive()
+            for c in 0..<stream.candidateCount {
+                stream.sink(c)(.finished(Completion(reason: .length, promptTokens: requests[c].promptTokens.count,
+                                                    generatedTokens: [], text: "", steps: 0, adapter: resolved.name,
+                                                    submittedAtStep: 0, firstTokenAtStep: 0)))
+            }
             return
         }
         // Submit first, so a refusal (429, 503, 400) is an HTTP error, not a broken stream; events that arrive
-        // before the stream has started are held and replayed in order.
-        let handle = try engine.submit(request) { event in stream.receive(event) }
+        // before the stream has started are held and replayed in order. A refusal cancels the candidates already
+        // submitted (their events are never answered).
+        // Each prompt's candidates are one group: the prompt is prefilled once and its KV pages shared.
+        do {
+            for p in prompts.indices {
+                let candidates = (p * o.bestOf)..<((p + 1) * o.bestOf)
+                let handle = try engine.submit(group: candidates.map { (requests[$0], stream.sink($0)) })
+                stream.handles.withLock { $0.append(handle) }
+            }
+        } catch {
+            stream.handles.withLock { $0 }.forEach { $0.cancel() }
+            throw error
+        }
         submitted = true
         if o.stream { reply.startEventStream() }
         stream.goLive()
-        reply.onClose { handle.cancel() }
+        reply.onClose { stream.handles.withLock { $0 }.forEach { $0.cancel() } }
         counters.withLock { $0.byTenant[identity.tenant, default: 0] += 1 }
-    }
-}
-
-/// One request's response in the making: accumulates tokens, text and logprobs; streams chunks when asked.
-/// Events arrive on the engine thread, one at a time.
-final class StreamState: Sendable {
-    private struct Progress {
-        var text = ""
-        var tokens: [Int] = []
-        var logprobs: [LogprobEntry] = []
-        var sentRole = false
-    }
-    private let service: APIService
-    private let id: String
-    private let model: String
-    private let adapter: String?
-    private let chat: Bool
-    private let options: GenerationOptions
-    private let prompt: [Int]
-    private let reply: APIReply
-    private let created = Int(Date().timeIntervalSince1970)
-    private let progress = Mutex(Progress())
-    /// Called once when the request ends (finished or failed): gives its adapter back to the pool.
-    private let onEnd: @Sendable () -> Void
-
-    init(service: APIService, id: String, model: String, adapter: String?, chat: Bool, options: GenerationOptions,
-         prompt: [Int], reply: APIReply, onEnd: @escaping @Sendable () -> Void) {
-        self.onEnd = onEnd
-        self.service = service
-        self.id = id
-        self.model = model
-        self.adapter = adapter
-        self.chat = chat
-        self.options = options
-        self.prompt = prompt
-        self.reply = reply
-    }
-
-    /// Orders event handling: until `goLive`, events are held (the response has not started yet).
-    private let gate = NSLock()
-    // `live` and `held` are only touched under `gate`.
-    private nonisolated(unsafe) var live = false
-    private nonisolated(unsafe) var held: [EngineEvent] = []
-
-    func receive(_ event: EngineEvent) {
-        gate.lock()
-        defer { gate.unlock() }
-        guard live else {
-            held.append(event)
-            return
-        }
-        handle(event)
-    }
-
-    /// The response has started: replays held events, then handles the rest as they come.
-    func goLive() {
-        gate.lock()
-        defer { gate.unlock() }
-        live = true
-        for e in held { handle(e) }
-        held = []
-    }
-
-    private func handle(_ event: EngineEvent) {
-        switch event {
-        case .token(let token, let text, let lp):
-            let entry = lp.map { lp in
-                progress.withLock { p in
-                    LogprobEntry(token: service.tokenizer.decode([token]), logprob: lp.logprob,
-                                 top: lp.top.map { (service.tokenizer.decode([$0.token]), $0.logprob) },
-                                 textOffset: p.text.count)
-                }
-            }
-            progress.withLock { p in
-                if token >= 0 { p.tokens.append(token) }
-                p.text += text
-                if let entry { p.logprobs.append(entry) }
-            }
-            if options.stream && (!text.isEmpty || entry != nil) {
-                reply.send(Responses.sse(chunk(text: text, logprobs: entry.map { [$0] }, finish: nil)))
-            }
-        case .finished(let completion):
-            finish(completion)
-        case .failed(let error):
-            onEnd()
-            if options.stream {
-                reply.send(Responses.sse(APIError.server(error.message).body))
-                reply.end()
-            } else {
-                reply.fail(APIService.apiError(error))
-            }
-        }
-    }
-
-    func finish(_ c: Completion) {
-        onEnd()
-        let reason = c.reason == .cancelled ? "cancelled" : c.reason.rawValue
-        let p = progress.withLock { $0 }
-        let usage = Responses.Usage(promptTokens: prompt.count, completionTokens: c.generatedTokens.count)
-        if options.stream {
-            reply.send(Responses.sse(chunk(text: "", logprobs: nil, finish: reason, usage: usage, steps: c.steps,
-                                           tokenIds: options.returnTokenIds ? c.generatedTokens : nil)))
-            reply.send(Responses.sseDone)
-            reply.end()
-            return
-        }
-        let logprobs = options.logprobs == nil ? nil : p.logprobs
-        let body: [UInt8]
-        if chat {
-            body = Responses.chat(id: id, created: created, model: model, content: c.text, role: true, finishReason: reason,
-                                  logprobs: logprobs, usage: usage, adapter: adapter, steps: c.steps, chunk: false,
-                                  promptTokenIds: options.returnTokenIds ? prompt : nil,
-                                  tokenIds: options.returnTokenIds ? c.generatedTokens : nil)
-        } else {
-            body = Responses.completion(id: id, created: created, model: model, choice: Responses.Choice(
-                text: c.text, finishReason: reason, logprobs: logprobs,
-                promptTokenIds: options.returnTokenIds ? prompt : nil,
-                tokenIds: options.returnTokenIds ? c.generatedTokens : nil), usage: usage, adapter: adapter, steps: c.steps)
-        }
-        reply.respond(status: 200, contentType: "application/json", body: body)
-    }
-
-    private func chunk(text: String, logprobs: [LogprobEntry]?, finish: String?, usage: Responses.Usage? = nil,
-                       steps: Int? = nil, tokenIds: [Int]? = nil) -> [UInt8] {
-        if chat {
-            let first = progress.withLock { p -> Bool in defer { p.sentRole = true }; return !p.sentRole }
-            return Responses.chat(id: id, created: created, model: model, content: finish == nil ? text : nil, role: first,
-                                  finishReason: finish, logprobs: logprobs, usage: usage, adapter: adapter, steps: steps,
-                                  chunk: true, promptTokenIds: finish != nil && options.returnTokenIds ? prompt : nil,
-                                  tokenIds: tokenIds)
-        }
-        return Responses.completion(id: id, created: created, model: model, choice: Responses.Choice(
-            text: text, finishReason: finish, logprobs: logprobs,
-            promptTokenIds: finish != nil && options.returnTokenIds ? prompt : nil, tokenIds: tokenIds),
-            usage: usage, adapter: adapter, steps: steps)
     }
 }
 

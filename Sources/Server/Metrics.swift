@@ -3,9 +3,15 @@ import Foundation
 
 /// Prometheus text exposition of the daemon's counters.
 extension APIService {
-    func metricsText() -> String {
-        let s = engine.statistics
-        let c = counters.withLock { $0 }
+    /// An admin sees every series; a tenant sees the per-tenant series of its own tenant only (other tenants'
+    /// names and counts are theirs), beside the daemon-wide ones.
+    func metricsText(for identity: Identity) -> String {
+        var s = engine.statistics
+        var c = counters.withLock { $0 }
+        if !identity.isAdmin {
+            c.byTenant = c.byTenant.filter { $0.key == identity.tenant }
+            s.activeByTenant = s.activeByTenant.filter { $0.key == identity.tenant }
+        }
         let r = residency.counts
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {

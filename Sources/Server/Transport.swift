@@ -28,7 +28,8 @@ public struct APICall: Sendable {
 
 /// How the API answers a call. Implemented by the transport; safe to use from any thread.
 public protocol APIReply: AnyObject, Sendable {
-    func respond(status: Int, contentType: String, body: [UInt8])
+    /// A whole response; `headers` beyond Content-Type (e.g. `Retry-After`).
+    func respond(status: Int, contentType: String, headers: [(String, String)], body: [UInt8])
     /// Starts a `text/event-stream` response; then `send` events and `end`.
     func startEventStream()
     func send(_ bytes: [UInt8])
@@ -38,10 +39,14 @@ public protocol APIReply: AnyObject, Sendable {
 }
 
 extension APIReply {
+    public func respond(status: Int, contentType: String, body: [UInt8]) {
+        respond(status: status, contentType: contentType, headers: [], body: body)
+    }
     func json(_ status: Int, _ object: Any) {
         respond(status: status, contentType: "application/json", body: JSON.encode(object))
     }
     func fail(_ error: APIError) {
-        respond(status: error.status, contentType: "application/json", body: error.body)
+        respond(status: error.status, contentType: "application/json",
+                headers: error.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, body: error.body)
     }
 }

@@ -5,8 +5,10 @@ import Foundation
 /// Slower than the scanner, and ICU's semantics can differ from onig's in rare constructs.
 final class RegexMatcher: SplitMatcher {
     private let regex: NSRegularExpression
+    private let pattern: String
 
     init(pattern: String, context: String) throws {
+        self.pattern = pattern
         do {
             regex = try NSRegularExpression(pattern: RegexMatcher.onigCompatible(pattern), options: [])
         } catch {
@@ -46,7 +48,30 @@ final class RegexMatcher: SplitMatcher {
         guard start < end else { return }
         let text = String(decoding: UnsafeBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
         let ns = text as NSString
-        let results = regex.matches(in: text, options: [], range: NSRange(location: 0, length: ns.length))
+        // Backtracking can take exponential time on a hostile pattern, `(a|a)*b`: the work is bounded by a step
+        // budget linear in the input. Past it the rest of the input stays unsplit and the encode scope records the
+        // pattern (a checked encode then fails with a clear error); the caller's cancellation stops it too.
+        var results: [NSTextCheckingResult] = []
+        let scope = EncodeScope.current
+        var reports = 0
+        // ICU reports each start position a find tries (at most one per UTF-16 unit), around each match, and every
+        // ~10,000 backtracking steps: the budget allows the first two and `baseReports + length/utf16PerReport` of
+        // the last.
+        let budget = EncodeScope.baseReports + ns.length + ns.length / EncodeScope.utf16PerReport
+        regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: ns.length)) {
+            match, _, stop in
+            if let match {
+                results.append(match)
+                return
+            }
+            reports += 1
+            if reports > budget + results.count {
+                scope?.exceededPattern = self.pattern
+                stop.pointee = true
+            } else if scope?.checkCancelled() == true {
+                stop.pointee = true
+            }
+        }
         guard !results.isEmpty else { return }
         // Convert UTF-16 offsets to byte offsets in one forward walk (matches are in order).
         var utf16Offset = 0

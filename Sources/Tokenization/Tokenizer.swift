@@ -150,14 +150,41 @@ public final class Tokenizer: Sendable {
 
     /// Token ids of `text`. With `addSpecialTokens` the post-processor adds its special tokens (typically BOS).
     /// Special-token text inside `text` is matched as that special token, as Hugging Face does.
+    /// A split regex that exhausts its step budget leaves the rest of its input unsplit (bounded time, different
+    /// tokens); `encode(_:addSpecialTokens:isCancelled:)` turns that into an error instead.
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+        let scope = EncodeScope(isCancelled: { false })
+        return scope.run { encodeInScope(text, addSpecialTokens: addSpecialTokens, scope: scope) }
+    }
+
+    /// `encode` for untrusted text on a server: stops early (throwing `EncodeCancelled`) once `isCancelled` says the
+    /// caller has gone, checked every few thousand bytes; throws a `TokenizerError` naming the pattern when a split
+    /// regex needs more steps than its budget.
+    public func encode(_ text: String, addSpecialTokens: Bool, isCancelled: @escaping () -> Bool) throws -> [Int] {
+        let scope = EncodeScope(isCancelled: isCancelled)
+        let ids = scope.run { encodeInScope(text, addSpecialTokens: addSpecialTokens, scope: scope) }
+        if scope.cancelled { throw EncodeCancelled() }
+        if let pattern = scope.exceededPattern {
+            throw TokenizerError("the tokenizer's split regex \"\(pattern)\" took more than its step budget on this input (\(text.utf16.count) UTF-16 units); the text was not tokenized")
+        }
+        return ids
+    }
+
+    private func encodeInScope(_ text: String, addSpecialTokens: Bool, scope: EncodeScope) -> [Int] {
         let raw = Array(text.utf8)
         var list = split(raw)
+        if scope.checkCancelled() { return [] }
         preTokenizer?.preTokenize(&list)
         var ids: [Int] = []
         ids.reserveCapacity(raw.count / 3 + 4)
         list.bytes.withUnsafeBufferPointer { p in
+            var sinceCheck = 0
             for piece in list.pieces {
+                sinceCheck += piece.end - piece.start
+                if sinceCheck >= 4096 {
+                    sinceCheck = 0
+                    if scope.checkCancelled() { return }
+                }
                 if piece.isText {
                     let word = UnsafeBufferPointer(rebasing: p[piece.start..<piece.end])
                     if modelTakesRawBytes {

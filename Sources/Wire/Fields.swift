@@ -1,10 +1,31 @@
 import Foundation
 
 /// Typed reads of a request's JSON fields. A present field of the wrong type or out of range is a 400 naming the
-/// field; absent and null fields read as nil; unknown fields are ignored.
+/// field (in `message` and `param`); absent and null fields read as nil. Unknown fields are the caller's to refuse
+/// (`refuseUnknown`).
 public struct Fields {
     public let object: [String: Any]
-    public init(_ object: [String: Any]) { self.object = object }
+    /// Where this object sits in the request (`"messages[2]"`), prefixed to `param`; "" at the top.
+    public let path: String
+    public init(_ object: [String: Any], path: String = "") {
+        self.object = object
+        self.path = path
+    }
+
+    /// The `param` of a field of this object.
+    public func param(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// A 400 about `key`, with `param` set.
+    public func invalid(_ key: String, _ message: String, code: String = "invalid_value") -> APIError {
+        APIError.invalid(message, code: code, param: param(key))
+    }
+
+    /// Refuses the first field not in `known` (sorted, so the answer is stable) as `unsupported_parameter`.
+    public func refuseUnknown(_ known: Set<String>, what: String) throws {
+        if let key = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw APIError.unsupported(param(key), "\"\(param(key))\" is not supported by lorad's \(what); see docs/api.md for the fields lorad implements")
+        }
+    }
 
     private func present(_ key: String) -> Any? {
         guard let v = object[key], !(v is NSNull) else { return nil }
@@ -19,14 +40,14 @@ public struct Fields {
 
     public func string(_ key: String) throws -> String? {
         guard let v = present(key) else { return nil }
-        guard let s = v as? String else { throw APIError.invalid("\"\(key)\" must be a string", code: "invalid_type") }
+        guard let s = v as? String else { throw invalid(key, "\"\(param(key))\" must be a string", code: "invalid_type") }
         return s
     }
 
     public func bool(_ key: String) throws -> Bool? {
         guard let v = present(key) else { return nil }
         guard Self.isBool(v), let n = v as? NSNumber else {
-            throw APIError.invalid("\"\(key)\" must be true or false", code: "invalid_type")
+            throw invalid(key, "\"\(param(key))\" must be true or false", code: "invalid_type")
         }
         return n.boolValue
     }
@@ -34,12 +55,11 @@ public struct Fields {
     public func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
         guard let v = present(key) else { return nil }
         guard let n = v as? NSNumber, !Self.isBool(v) else {
-            throw APIError.invalid("\"\(key)\" must be a number", code: "invalid_type")
+            throw invalid(key, "\"\(param(key))\" must be a number", code: "invalid_type")
         }
         let d = n.doubleValue
         guard d.isFinite, range.contains(d) else {
-            throw APIError.invalid("\"\(key)\" must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound)), got \(Self.format(d))",
-                                   code: "invalid_value")
+            throw invalid(key, "\"\(param(key))\" must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound)), got \(Self.format(d))")
         }
         return d
     }
@@ -47,7 +67,7 @@ public struct Fields {
     public func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = present(key) else { return nil }
         guard let n = v as? NSNumber, !Self.isBool(v) else {
-            throw APIError.invalid("\"\(key)\" must be an integer", code: "invalid_type")
+            throw invalid(key, "\"\(param(key))\" must be an integer", code: "invalid_type")
         }
         // Integers the JSON parser kept as integers are read exactly (through a Double, a seed above 2^53 would be
         // rounded into another seed); numbers written with a fraction or an exponent arrive as Doubles.
@@ -63,15 +83,14 @@ public struct Fields {
         default:
             let d = n.doubleValue
             guard d.isFinite, d == d.rounded() else {
-                throw APIError.invalid("\"\(key)\" must be an integer", code: "invalid_type")
+                throw invalid(key, "\"\(param(key))\" must be an integer", code: "invalid_type")
             }
             // Int(exactly:): 2^63 passes `d <= Double(Int.max)` (that Double rounds up to 2^63) but is no Int.
             exact = Int(exactly: d)
             shown = Self.format(d)
         }
         guard let i = exact, range.contains(i) else {
-            throw APIError.invalid("\"\(key)\" must be between \(range.lowerBound) and \(range.upperBound), got \(shown)",
-                                   code: "invalid_value")
+            throw invalid(key, "\"\(param(key))\" must be between \(range.lowerBound) and \(range.upperBound), got \(shown)")
         }
         return i
     }

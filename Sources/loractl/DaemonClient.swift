@@ -87,12 +87,25 @@ final class DaemonClient {
         }
     }
 
+    /// Writes a request. When the daemon closed the connection first (it refused it: too many connections,
+    /// shutting down), its answer is usually waiting to be read: that answer is returned instead of "Broken pipe".
+    private func sendRequest(_ fd: Int32, _ bytes: [UInt8]) throws -> DaemonResponse? {
+        do {
+            try writeAll(fd, bytes)
+            return nil
+        } catch let failure as ConnectError {
+            var reader = ResponseReader(fd: fd)
+            guard let head = try? reader.readHead() else { throw failure }
+            return DaemonResponse(status: head.status, headers: head.headers, body: (try? reader.readBody(head)) ?? [])
+        }
+    }
+
     /// Sends one request and returns the whole response.
     func call(_ method: String, _ path: String, json: Any? = nil) throws -> DaemonResponse {
         let body = try json.map { Array(try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])) }
         let fd = try connectSocket()
         defer { close(fd) }
-        try writeAll(fd, requestBytes(method, path, body: body))
+        if let refusal = try sendRequest(fd, requestBytes(method, path, body: body)) { return refusal }
         var reader = ResponseReader(fd: fd)
         let head = try reader.readHead()
         let payload = try reader.readBody(head)
@@ -109,7 +122,7 @@ final class DaemonClient {
             Self.activeDescriptor = -1
             close(fd)
         }
-        try writeAll(fd, requestBytes(method, path, body: body))
+        if let refusal = try sendRequest(fd, requestBytes(method, path, body: body)) { return refusal }
         var reader = ResponseReader(fd: fd)
         let head = try reader.readHead()
         guard head.status == 200, head.headers["content-type"]?.hasPrefix("text/event-stream") == true else {

@@ -170,6 +170,8 @@ private func runBatch(_ engine: Engine, _ prompts: [[Int]], _ adapters: [Adapter
             case .failed(let e):
                 log("request failed: \(e)")
                 group.leave()
+            case .promptLogprobs:
+                break   // not asked for
             }
         }
     }

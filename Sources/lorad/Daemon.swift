@@ -38,8 +38,11 @@ final class Daemon: Sendable {
         let model = try LoadedModel(directory: directory)
         let tokenizer = try Tokenizer.load(directory: directory)
         let fingerprint = try ModelFingerprint(modelDirectory: directory)
+        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
+        var registryOptions = RegistryOptions()
+        registryOptions.reservedAdapterNames.insert(modelId)
         registry = try Registry(dataDirectory: settings.dataDirectory, baseModel: fingerprint,
-                                adapterRoots: settings.adapterRoots, modelConfig: model.config)
+                                adapterRoots: settings.adapterRoots, modelConfig: model.config, options: registryOptions)
         let report = registry.startupReport
         for (name, reason) in report.broken.sorted(by: { $0.key < $1.key }) {
             log("lorad: registry: adapter \(name) is broken: \(reason)")
@@ -57,7 +60,6 @@ final class Daemon: Sendable {
         log("lorad: memory pool \(pool.budgetBytes >> 20) MiB in \(pool.pageCount) pages of \(pool.pageBytes >> 10) KiB")
 
         let registry = self.registry
-        let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
         let holder = ServiceHolder()
         var configuration = EngineConfiguration()
         configuration.maxBatchTokens = settings.maxBatchTokens
@@ -70,12 +72,18 @@ final class Daemon: Sendable {
         configuration.tenantLimit = { tenant in (try? registry.tenant(named: tenant))?.flatMap(\.maxConcurrent) }
         configuration.reclaim = { pages in holder.service?.residency.evictIdle(pages: pages) ?? 0 }
         engine = Engine(model: model, tokenizer: tokenizer, configuration: configuration)
+        var limits = APILimits()
+        limits.tenantsMayPublish = settings.tenantsMayPublish
+        limits.pinShare = settings.pinShare
+        limits.generationBodyBytes = settings.maxBodyBytes
         service = APIService(engine: engine, registry: registry, tokenizer: tokenizer, modelId: modelId,
-                             renderChat: try Self.chatRenderer(tokenizer: tokenizer), pool: pool)
+                             renderChat: try Self.chatRenderer(tokenizer: tokenizer), pool: pool, limits: limits)
         holder.service = service
 
         var http = HTTPServerConfiguration()
         http.maxConnections = settings.maxConnections
+        http.maxConnectionsPerAddress = settings.maxConnectionsPerAddress
+        http.unixReserve = min(http.unixReserve, settings.maxConnections / 2)
         http.maxBodyBytes = settings.maxBodyBytes
         http.requestTimeout = .milliseconds(Int(settings.requestTimeout * 1000))
         let service = self.service
@@ -83,6 +91,19 @@ final class Daemon: Sendable {
             service.handle(HTTPBridge.call(from: request), reply: HTTPAPIReply(responder))
         }
         try registerStartupAdapters()
+        restorePins()
+    }
+
+    /// Pins recorded in the registry are taken again (a pin survives a restart); one that no longer fits is logged.
+    private func restorePins() {
+        for record in (try? registry.pinnedAdapters()) ?? [] where !record.isBroken {
+            do {
+                try service.residency.pin(record)
+                log("lorad: adapter \(record.name) pinned again")
+            } catch {
+                log("lorad: cannot pin adapter \(record.name) again: \(error)")
+            }
+        }
     }
 
     /// The model's chat template as a renderer (nil when tokenizer_config.json has none). A template this renderer
@@ -116,7 +137,13 @@ final class Daemon: Sendable {
                 let dir = root.appendingPathComponent(name)
                 guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("adapter_config.json").path)
                 else { continue }
-                if try registry.adapter(named: name, visibleTo: Tenant.defaultName, isAdmin: true) != nil { continue }
+                if let existing = try registry.adapter(named: name, visibleTo: Tenant.defaultName, isAdmin: true) {
+                    // The operator publishes what it names here (data directories from before published_by_admin).
+                    if existing.tenant == Tenant.defaultName && !existing.publishedByAdmin {
+                        try registry.markPublishedByAdmin(name: name)
+                    }
+                    continue
+                }
                 do {
                     let r = try registry.registerAdapter(name: name, sourcePath: dir.path, isPublic: true)
                     log("lorad: registered adapter \(r.name) (rank \(r.rank), \(r.targetModules.joined(separator: ",")))")

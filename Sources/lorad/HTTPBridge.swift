@@ -23,8 +23,8 @@ final class HTTPAPIReply: APIReply {
 
     init(_ responder: HTTPResponder) { self.responder = responder }
 
-    func respond(status: Int, contentType: String, body: [UInt8]) {
-        responder.respond(status: status, headers: [("Content-Type", contentType)], body: body)
+    func respond(status: Int, contentType: String, headers: [(String, String)], body: [UInt8]) {
+        responder.respond(status: status, headers: [("Content-Type", contentType)] + headers, body: body)
     }
 
     func startEventStream() {

@@ -21,7 +21,10 @@ let serveOptions: [(name: String, value: String, help: String)] = [
     ("listen-tcp", "HOST:PORT", "also listen on TCP (bearer token required; loopback unless HOST says otherwise)"),
     ("adapter-root", "DIR", "a folder adapters may be registered from (repeatable)"),
     ("register-adapters", "DIR", "at start, register every adapter folder in DIR as a public adapter of the default tenant (skips names already registered; repeatable)"),
-    ("max-connections", "N", "open connections at most (default 1024)"),
+    ("max-connections", "N", "open connections at most (default 1024; 128 of them only the Unix socket may use)"),
+    ("max-connections-per-address", "N", "open TCP connections from one remote address at most (default 128)"),
+    ("tenants-may-publish", "yes|no", "tenants may register public adapters (default no: publishing is for admins)"),
+    ("pin-share", "F", "share of the pool one tenant's pinned adapters may hold, 0...1 (default 0.25)"),
     ("max-body-bytes", "SIZE", "request body limit (default 8M)"),
     ("request-timeout", "S", "a request begun must arrive whole within S seconds, else 408 (default 30)"),
     ("drain-seconds", "S", "on SIGTERM/SIGINT, how long running requests may take to finish (default 30)"),
@@ -65,6 +68,9 @@ struct ServeSettings {
     var adapterRoots: [URL]
     var registerFrom: [URL]
     var maxConnections: Int
+    var maxConnectionsPerAddress: Int
+    var tenantsMayPublish: Bool
+    var pinShare: Double
     var maxBodyBytes: Int
     var drainSeconds: Double
     var requestTimeout: Double
@@ -99,6 +105,17 @@ struct ServeSettings {
         adapterRoots = a.strings("adapter-root").map { URL(fileURLWithPath: $0) } + registerFrom
         maxConnections = try a.int("max-connections") ?? 1024
         guard (1...1_000_000).contains(maxConnections) else { throw UsageError("--max-connections must be 1...1000000") }
+        maxConnectionsPerAddress = try a.int("max-connections-per-address") ?? 128
+        guard (1...1_000_000).contains(maxConnectionsPerAddress) else {
+            throw UsageError("--max-connections-per-address must be 1...1000000")
+        }
+        switch a.string("tenants-may-publish") ?? "no" {
+        case "yes": tenantsMayPublish = true
+        case "no": tenantsMayPublish = false
+        case let other: throw UsageError("--tenants-may-publish must be yes or no (got \"\(other)\")")
+        }
+        pinShare = try a.double("pin-share") ?? 0.25
+        guard (0...1).contains(pinShare) else { throw UsageError("--pin-share must be in 0...1") }
         maxBodyBytes = try a.string("max-body-bytes").map { try parseSize($0, flag: "max-body-bytes") } ?? (8 << 20)
         drainSeconds = try a.double("drain-seconds") ?? 30
         guard drainSeconds >= 0 else { throw UsageError("--drain-seconds must not be negative") }

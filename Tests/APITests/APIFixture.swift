@@ -21,11 +21,27 @@ enum APIFixture {
                        environment: environment)
     }
 
+    /// A copy of the fixture model (in a temporary folder, named tiny-llama like the original) with `template` as
+    /// its chat template in tokenizer_config.json.
+    static func chatModel(template: String) throws -> URL {
+        let dir = try Fixtures.temporaryDirectory("lorad-chat-model").appendingPathComponent(modelId)
+        let fm = FileManager.default
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        for f in ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"] {
+            try fm.copyItem(at: Fixtures.tinyLlama.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let configURL = Fixtures.tinyLlama.appendingPathComponent("tokenizer_config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any] ?? [:]
+        config["chat_template"] = template
+        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        return dir
+    }
+
     /// Sends a streaming completion of `maxTokens` tokens (EOS ignored) on a new connection and waits for the first
     /// bytes of the answer: the open socket and those bytes.
     static func startStream(_ daemon: TestDaemon, maxTokens: Int) throws -> (fd: Int32, first: [UInt8]) {
         let fd = try daemon.client.connect()
-        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":\#(maxTokens),"ignore_eos":true,"stream":true}"#
+        let body = #"{"model":"tiny-llama","prompt":[2037,39],"max_tokens":\#(maxTokens),"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}"#
         UnixHTTPClient.write(fd, Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
         var first = [UInt8](repeating: 0, count: 512)
         let n = first.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

@@ -10,15 +10,7 @@ import TestSupport
     /// The fixture model with Mistral's chat template added to its tokenizer_config.json.
     static let daemon: TestDaemon = {
         do {
-            let dir = try Fixtures.temporaryDirectory("lorad-chat-model")
-            let fm = FileManager.default
-            for f in ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"] {
-                try fm.copyItem(at: Fixtures.tinyLlama.appendingPathComponent(f), to: dir.appendingPathComponent(f))
-            }
-            let configURL = Fixtures.tinyLlama.appendingPathComponent("tokenizer_config.json")
-            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
-            config["chat_template"] = mistralTemplate
-            try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+            let dir = try APIFixture.chatModel(template: mistralTemplate)
             return try TestDaemon(model: dir.path, extraArguments: ["--register-adapters", APIFixture.adapterRoot.path])
         } catch { fatalError("\(error)") }
     }()

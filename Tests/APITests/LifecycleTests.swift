@@ -70,7 +70,9 @@ import TestSupport
         let response = try UnixHTTPClient.parse(rest)
         let events = UnixHTTPClient.events(response.body)
         #expect(events.last == "[DONE]", "\(events.suffix(2))")
+        // The usage chunk (stream_options.include_usage): empty choices, the request's usage.
         let final = events.dropLast().last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect((final?["choices"] as? [Any])?.isEmpty == true)
         let usage = final?["usage"] as? [String: Any]
         #expect(usage?["completion_tokens"] as? Int == 300)
         #expect(daemon.stop(timeout: 60) == 0)
@@ -202,7 +204,10 @@ import TestSupport
         let response = try UnixHTTPClient.parse(first + UnixHTTPClient.readAll(fd))
         let events = UnixHTTPClient.events(response.body)
         #expect(events.last == "[DONE]", "\(String(decoding: first, as: UTF8.self))\n\(daemon.log)")
-        #expect(events.dropLast().last?.contains("\"finish_reason\":\"cancelled\"") == true || events.dropLast().last?.contains("\"length\"") == true)
+        // The choice's last chunk (before the usage chunk asked for with include_usage) says why it ended.
+        let last = events.dropLast().dropLast().last
+        #expect(last?.contains("\"finish_reason\":\"cancelled\"") == true || last?.contains("\"length\"") == true)
+        #expect(events.dropLast().last?.contains("\"choices\":[]") == true)
         #expect(daemon.stop() == 0)
     }
 }

@@ -55,16 +55,18 @@ import TestSupport
         expectError(try completion(["model": APIFixture.modelId, "prompt": "x", "max_tokens": "ten"]), 400, "max_tokens")
         expectError(try completion(["model": APIFixture.modelId, "prompt": "x", "temperature": true]), 400, "temperature")
         expectError(try completion(["model": APIFixture.modelId, "prompt": "x", "max_tokens": -1]), 400, "max_tokens")
-        expectError(try completion(["model": APIFixture.modelId, "prompt": "x", "n": 2]), 400, "n = 2")
+        expectError(try completion(["model": APIFixture.modelId, "prompt": "x", "n": 0]), 400, "\"n\" must be between 1")
         expectError(try completion(["model": "no-such-adapter", "prompt": "x"]), 404, "no-such-adapter")
         expectError(try completion(["model": APIFixture.modelId, "prompt": [1, 99999]]), 400, "99999")
         let long = [Int](repeating: 39, count: 600)
         expectError(try completion(["model": APIFixture.modelId, "prompt": long, "max_tokens": 4]), 400, "context")
         expectError(try client.request("GET", "/v1/nope"), 404)
         expectError(try client.request("DELETE", "/v1/models"), 405)
-        // Unknown fields are ignored.
-        let ok = try completion(["model": APIFixture.modelId, "prompt": "x", "max_tokens": 2, "frobnicate": [1]])
-        #expect(ok.status == 200, "\(ok.text)")
+        // Unknown fields are refused, naming the field in `param`.
+        let unknown = try completion(["model": APIFixture.modelId, "prompt": "x", "max_tokens": 2, "frobnicate": [1]])
+        expectError(unknown, 400, "frobnicate")
+        #expect((unknown.json?["error"] as? [String: Any])?["param"] as? String == "frobnicate")
+        #expect((unknown.json?["error"] as? [String: Any])?["code"] as? String == "unsupported_parameter")
         #expect(try client.request("GET", "/health").json?["status"] as? String == "ok")
     }
 }

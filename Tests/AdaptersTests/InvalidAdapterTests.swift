@@ -163,3 +163,33 @@ import TestSupport
         }
     }
 }
+
+/// Regexes in adapter_config.json run in bounded work (issue 21, item 7): a backtracking bomb is refused at once
+/// with the pattern named, instead of seconds of CPU at every registration and cold load.
+@Suite struct HostileRegexTests {
+    @Test(arguments: ["rank_pattern", "alpha_pattern", "target_modules"])
+    func catastrophicPatternIsRefusedQuickly(field: String) throws {
+        var (config, tensors) = try InvalidAdapterTests.fixture()
+        let bomb = "([a-z_.0-9]|[a-z_.0-9])*Q"
+        switch field {
+        case "target_modules": config["target_modules"] = bomb
+        case "rank_pattern": config["rank_pattern"] = [bomb: 4]
+        default: config["alpha_pattern"] = [bomb: 4.0]
+        }
+        let start = ContinuousClock.now
+        let (error, _) = try InvalidAdapterTests.load(config: config, tensors: tensors)
+        let took = ContinuousClock.now - start
+        #expect(error?.contains("regex \"\(bomb)\" takes too many matching steps") == true, "\(error ?? "no error")")
+        #expect(error?.contains("adapter \"bad\"") == true)
+        #expect(took < .seconds(2), "the match was not bounded: \(took)")   // unbounded: ~16 s per module name
+    }
+
+    @Test func ordinaryPatternsStillMatch() throws {
+        var (config, tensors) = try InvalidAdapterTests.fixture()
+        config["target_modules"] = #".*\.(q_proj|v_proj)"#
+        config["rank_pattern"] = [#"layers\.\d+\.self_attn\.q_proj"#: 8]
+        let (error, adapter) = try InvalidAdapterTests.load(config: config, tensors: tensors)
+        #expect(error == nil, "\(error ?? "")")
+        #expect(adapter != nil)
+    }
+}

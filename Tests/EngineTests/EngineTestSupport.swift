@@ -35,6 +35,7 @@ final class Collector: Sendable {
         var tokens: [Int] = []
         var pieces: [String] = []
         var logprobs: [TokenLogprob] = []
+        var promptLogprobs: [TokenLogprob]?
         var completion: Completion?
         var failure: EngineError?
     }
@@ -50,6 +51,8 @@ final class Collector: Sendable {
                     s.pieces.append(text)
                     if let lp { s.logprobs.append(lp) }
                 }
+            case .promptLogprobs(let lps):
+                state.withLock { $0.promptLogprobs = lps }
             case .finished(let c):
                 state.withLock { $0.completion = c }
                 done.signal()
@@ -71,6 +74,7 @@ final class Collector: Sendable {
     var pieces: [String] { state.withLock { $0.pieces } }
     var logprobs: [TokenLogprob] { state.withLock { $0.logprobs } }
     var failure: EngineError? { state.withLock { $0.failure } }
+    var promptLogprobs: [TokenLogprob]? { state.withLock { $0.promptLogprobs } }
 }
 
 extension Engine {

@@ -34,19 +34,33 @@ final class RawClient {
         setReceiveTimeout(seconds: timeout)
     }
 
-    init(port: Int, timeout: Int = 20) throws {
+    /// `from`: the loopback source address to bind (127.0.0.0/8 is all local), for per-address tests.
+    init(port: Int, from source: String? = nil, timeout: Int = 20) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        fd = try Self.connected(AF_INET, to: &address, name: "127.0.0.1:\(port)")
+        fd = try Self.connected(AF_INET, to: &address, name: "127.0.0.1:\(port)", source: source)
         setReceiveTimeout(seconds: timeout)
     }
 
     /// A blocking stream socket of `family` connected to `address` (a sockaddr_un or sockaddr_in).
-    private static func connected<Address>(_ family: Int32, to address: inout Address, name: String) throws -> Int32 {
+    private static func connected<Address>(_ family: Int32, to address: inout Address, name: String,
+                                           source: String? = nil) throws -> Int32 {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket: errno \(errno)") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw ClientError(description: "bind \(source): errno \(errno)")
+            }
+        }
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<Address>.size))
