@@ -67,7 +67,7 @@ bench: release
 #   make fuzz FUZZ_TARGETS=tokenizer FUZZ_SECONDS=600 FUZZ_FLAGS=-runs=1000000
 FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= .build-fuzz
-FUZZ_TARGETS ?= http-parser wire-json safetensors-header tokenizer peft-config chat-template
+FUZZ_TARGETS ?= http-parser wire-json safetensors-header tokenizer peft-config chat-template gguf
 FUZZ_FLAGS ?=
 SWIFTC ?= swiftc
 FUZZ_SWIFTFLAGS := -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -use-ld=lld
@@ -85,6 +85,7 @@ $(eval $(call fuzz_target,safetensors-header,Safetensors,SafetensorsFuzz.swift,$
 $(eval $(call fuzz_target,tokenizer,Tokenization,TokenizerFuzz.swift,$(wildcard Sources/Tokenization/*.swift)))
 $(eval $(call fuzz_target,peft-config,Adapters,PeftConfigFuzz.swift,$(addprefix Sources/Adapters/,PeftConfig.swift AdapterError.swift)))
 $(eval $(call fuzz_target,chat-template,ChatTemplate,ChatTemplateFuzz.swift,$(wildcard Sources/ChatTemplate/*.swift)))
+$(eval $(call fuzz_target,gguf,GGUF,GGUFFuzz.swift,$(wildcard Sources/GGUF/*.swift)))
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ_TARGETS))

@@ -27,6 +27,9 @@ let package = Package(
         // safetensors files: memory-mapped reader and writer.
         .target(name: "Safetensors", dependencies: ["Kernels"], swiftSettings: optimized),
 
+        // GGUF files (llama.cpp's format): memory-mapped reader of metadata and tensor infos, and a writer.
+        .target(name: "GGUF", swiftSettings: optimized),
+
         // Hugging Face tokenizer.json: BPE, pipeline stages, streaming decoder.
         .target(name: "Tokenization", swiftSettings: optimized),
 
@@ -34,13 +37,13 @@ let package = Package(
         .target(name: "ModelFactory", dependencies: ["Model", "Safetensors"], swiftSettings: optimized),
 
         // Llama-family model: config, weights, KV cache, the batched forward pass, sampling.
-        .target(name: "Model", dependencies: ["CKernels", "Kernels", "Safetensors"], swiftSettings: optimized),
+        .target(name: "Model", dependencies: ["CKernels", "Kernels", "Safetensors", "GGUF"], swiftSettings: optimized),
 
         // PEFT LoRA adapters: config and safetensors parsing, validation against the base model.
         .target(name: "Adapters", dependencies: ["Model", "Safetensors", "Kernels"], swiftSettings: optimized),
 
         // The adapter registry: SQLite (WAL) tenants/tokens/adapters and the content-addressed adapter store.
-        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model"], swiftSettings: optimized),
+        .target(name: "Registry", dependencies: ["CSQLite3", "Adapters", "Model", "GGUF"], swiftSettings: optimized),
 
         // Continuous batching: scheduling, sampling, stop conditions, fairness, adapter routing.
         .target(name: "Engine", dependencies: ["Model", "Tokenization", "Adapters"], swiftSettings: optimized),
@@ -61,7 +64,7 @@ let package = Package(
         // Executables.
         .executableTarget(name: "lorad", dependencies: ["Model", "Adapters", "Engine", "CKernels", "COpenBLAS", "ModelFactory",
                                                        "Tokenization", "Kernels", "Safetensors", "Registry", "Server",
-                                                       "HTTPServer", "ChatTemplate", "Wire"],
+                                                       "HTTPServer", "ChatTemplate", "Wire", "GGUF"],
                           swiftSettings: optimized),
         .executableTarget(name: "loractl", dependencies: ["Wire"], swiftSettings: optimized),
 
@@ -69,6 +72,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tokenization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Safetensors", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Model", "Kernels", "Safetensors", "TestSupport"]),

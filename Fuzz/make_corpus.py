@@ -154,6 +154,56 @@ def templates():
               snippet["source"])
 
 
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf_value(t, v):
+    """GGUF value bytes of type id t (9: v is (element type, items))."""
+    if t == 8:
+        return gguf_string(v)
+    if t == 9:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(gguf_value(et, x) for x in items)
+    return struct.pack("<" + {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
+                              12: "d"}[t], v)
+
+
+def gguf_file(kvs, tensors, alignment=32):
+    """kvs: [(key, type, value)]; tensors: [(name, shape in ggml order, type id, data bytes)]."""
+    out = struct.pack("<4sIQQ", b"GGUF", 3, len(tensors), len(kvs))
+    for key, t, v in kvs:
+        out += gguf_string(key) + struct.pack("<I", t) + gguf_value(t, v)
+    offset, data = 0, b""
+    for name, shape, t, raw in tensors:
+        out += gguf_string(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape)
+        out += struct.pack("<IQ", t, offset)
+        padded = raw + bytes(-len(raw) % alignment)
+        data += padded
+        offset += len(padded)
+    out += bytes(-len(out) % alignment)
+    return out + data
+
+
+def gguf():
+    every = [("u8", 0, 7), ("i8", 1, -7), ("u16", 2, 700), ("i16", 3, -700), ("u32", 4, 70000), ("i32", 5, -70000),
+             ("f32", 6, 0.5), ("bool", 7, True), ("str", 8, "hi"), ("u64", 10, 2**40), ("i64", 11, -2**40),
+             ("f64", 12, 0.25), ("arr", 9, (8, ["a", "b"])), ("nested", 9, (9, [(4, [1, 2]), (0, [])]))]
+    write("gguf", "every-value-type.gguf", gguf_file(every, []))
+    llama = [("general.architecture", 8, "llama"), ("general.alignment", 4, 64),
+             ("llama.block_count", 4, 1), ("llama.embedding_length", 4, 32),
+             ("tokenizer.ggml.model", 8, "gpt2"), ("tokenizer.ggml.pre", 8, "llama-bpe"),
+             ("tokenizer.ggml.tokens", 9, (8, ["a", "b", "<s>"])), ("tokenizer.ggml.merges", 9, (8, ["a b"])),
+             ("tokenizer.ggml.token_type", 9, (5, [1, 1, 3])), ("tokenizer.ggml.bos_token_id", 4, 2)]
+    tensors = [("token_embd.weight", [32, 3], 0, bytes(384)), ("blk.0.attn_q.weight", [32, 32], 8, bytes(34 * 32)),
+               ("blk.0.ffn_down.weight", [256, 1], 12, bytes(144)), ("output_norm.weight", [32], 30, bytes(64))]
+    write("gguf", "llama-like.gguf", gguf_file(llama, tensors, alignment=64))
+    write("gguf", "q-types.gguf", gguf_file([], [("a", [32], t, bytes(n)) for t, n in
+                                                ((2, 18), (3, 20), (6, 22), (7, 24), (8, 34))]))
+    write("gguf", "empty.gguf", gguf_file([], []))
+
+
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
     http()
@@ -162,5 +212,6 @@ if __name__ == "__main__":
     tokenizers()
     peft()
     templates()
+    gguf()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
     print("wrote %s (%d bytes)" % (os.path.relpath(OUT, ROOT), total))

@@ -22,6 +22,7 @@ options() {
         tokenizer)          echo "json.dict+tokenizer.dict -max_len=65536" ;;
         peft-config)        echo "json.dict+peft.dict -max_len=4096" ;;
         chat-template)      echo "jinja.dict -max_len=8192" ;;
+        gguf)               echo "gguf.dict -max_len=4096" ;;
     esac
 }
 

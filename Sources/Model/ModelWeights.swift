@@ -6,19 +6,19 @@ import Safetensors
 /// `WeightPrecision`) and fused where rows are computed together; norms and biases are F32.
 public final class LayerWeights: Sendable {
     public let attentionNorm: AlignedBuffer<Float>   // [hidden]
-    public let qkv: PackedWeights                    // [qDim + 2 kvDim, hidden] (q rows, then k, then v)
+    public let qkv: ProjectionWeights                    // [qDim + 2 kvDim, hidden] (q rows, then k, then v)
     public let qkvBias: AlignedBuffer<Float>?        // [qDim + 2 kvDim]
-    public let output: PackedWeights                 // [hidden, qDim]
+    public let output: ProjectionWeights                 // [hidden, qDim]
     public let outputBias: AlignedBuffer<Float>?     // [hidden]
     public let mlpNorm: AlignedBuffer<Float>         // [hidden]
-    public let gateUp: PackedWeights                 // [2 intermediate, hidden] (gate rows, then up)
+    public let gateUp: ProjectionWeights                 // [2 intermediate, hidden] (gate rows, then up)
     public let gateUpBias: AlignedBuffer<Float>?     // [2 intermediate]
-    public let down: PackedWeights                   // [hidden, intermediate]
+    public let down: ProjectionWeights                   // [hidden, intermediate]
     public let downBias: AlignedBuffer<Float>?       // [hidden]
 
-    init(attentionNorm: AlignedBuffer<Float>, qkv: PackedWeights, qkvBias: AlignedBuffer<Float>?,
-         output: PackedWeights, outputBias: AlignedBuffer<Float>?, mlpNorm: AlignedBuffer<Float>,
-         gateUp: PackedWeights, gateUpBias: AlignedBuffer<Float>?, down: PackedWeights,
+    init(attentionNorm: AlignedBuffer<Float>, qkv: ProjectionWeights, qkvBias: AlignedBuffer<Float>?,
+         output: ProjectionWeights, outputBias: AlignedBuffer<Float>?, mlpNorm: AlignedBuffer<Float>,
+         gateUp: ProjectionWeights, gateUpBias: AlignedBuffer<Float>?, down: ProjectionWeights,
          downBias: AlignedBuffer<Float>?) {
         self.attentionNorm = attentionNorm
         self.qkv = qkv
@@ -48,7 +48,7 @@ public final class ModelWeights: Sendable {
     public let embedding: AlignedBuffer<Float>   // [vocab, hidden] (one row read per token, so it stays F32)
     public let layers: [LayerWeights]
     public let finalNorm: AlignedBuffer<Float>   // [hidden]
-    public let lmHead: PackedWeights             // [vocab, hidden]; packed from the embedding when tied
+    public let lmHead: ProjectionWeights             // [vocab, hidden]; packed from the embedding when tied
     /// True when the LM head was packed from the embedding (tied embeddings, no `lm_head.weight`).
     public let lmHeadIsTied: Bool
 
@@ -56,6 +56,18 @@ public final class ModelWeights: Sendable {
     /// features padded to 16), the final norm and the LM head, plus one embedding row.
     public var bytesPerDecodedToken: Int {
         config.hiddenSize * 4 + finalNorm.byteCount + lmHead.byteCount + layers.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// Weights built by another loader (GGUF files: `ModelWeights(gguf:)`).
+    init(config: ModelConfig, precision: WeightPrecision, embedding: AlignedBuffer<Float>, layers: [LayerWeights],
+         finalNorm: AlignedBuffer<Float>, lmHead: ProjectionWeights, lmHeadIsTied: Bool) {
+        self.config = config
+        self.precision = precision
+        self.embedding = embedding
+        self.layers = layers
+        self.finalNorm = finalNorm
+        self.lmHead = lmHead
+        self.lmHeadIsTied = lmHeadIsTied
     }
 
     public init(config: ModelConfig, store: TensorStore, precision: WeightPrecision = .asStored) throws {
@@ -121,7 +133,7 @@ private struct WeightReader {
 
     /// Tensors [rows_i, cols] stacked into one projection [sum rows_i, cols], packed once. BF16 and F16 tensors stay
     /// narrow under `.asStored` (when every part has the same type); everything else is widened to F32 (exactly).
-    func projection(_ parts: [(name: String, rows: Int)], cols: Int) throws -> PackedWeights {
+    func projection(_ parts: [(name: String, rows: Int)], cols: Int) throws -> ProjectionWeights {
         let rows = parts.reduce(0) { $0 + $1.rows }
         if precision == .asStored {
             let types = try parts.map { try storedType($0.name, [$0.rows, cols]) }
@@ -135,12 +147,12 @@ private struct WeightReader {
                     memcpy(raw.pointer + row * cols, bytes.baseAddress!, min(bytes.count, part.rows * cols * 2))
                     row += part.rows
                 }
-                return narrow == .bf16 ? PackedWeights(bf16RowMajor: raw.pointer, rows: rows, cols: cols)
-                    : PackedWeights(f16RowMajor: raw.pointer, rows: rows, cols: cols)
+                return .dense(narrow == .bf16 ? PackedWeights(bf16RowMajor: raw.pointer, rows: rows, cols: cols)
+                    : PackedWeights(f16RowMajor: raw.pointer, rows: rows, cols: cols))
             }
         }
         let wide = try floats(parts, cols: cols)
-        return PackedWeights(rowMajor: wide.pointer, rows: rows, cols: cols, element: .f32)
+        return ProjectionWeights(converting: wide, rows: rows, cols: cols, precision: precision)
     }
 
     /// The stored dtype of `name`, after checking it exists with `shape`.

@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import Model
 
 /// Identifies a base model: the SHA-256 of its config.json bytes plus the shapes adapters depend on. Stored with
@@ -32,6 +33,18 @@ public struct ModelFingerprint: Sendable, Equatable, Codable, CustomStringConver
     public init(configJSON: Data, config: ModelConfig) {
         var hasher = SHA256()
         configJSON.withUnsafeBytes { hasher.update($0) }
+        self.init(configSHA256: hasher.hexDigest(), architecture: config.architecture, hiddenSize: config.hiddenSize,
+                  intermediateSize: config.intermediateSize, layerCount: config.layerCount,
+                  headCount: config.headCount, kvHeadCount: config.kvHeadCount, headDim: config.headDim,
+                  vocabSize: config.vocabSize)
+    }
+
+    /// The fingerprint of a GGUF model: the SHA-256 of the file's header (metadata and tensor infos, which name
+    /// every tensor's type and place), so another file of the same model, e.g. another weight type, has the same
+    /// shapes but another hash.
+    public init(gguf file: GGUFFile, config: ModelConfig) {
+        var hasher = SHA256()
+        hasher.update(file.headerBytes)
         self.init(configSHA256: hasher.hexDigest(), architecture: config.architecture, hiddenSize: config.hiddenSize,
                   intermediateSize: config.intermediateSize, layerCount: config.layerCount,
                   headCount: config.headCount, kvHeadCount: config.kvHeadCount, headDim: config.headDim,

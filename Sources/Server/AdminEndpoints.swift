@@ -10,7 +10,8 @@ extension APIService {
     }
 
     var baseModelJSON: [String: Any] {
-        ["id": modelId, "object": "model", "created": 0, "owned_by": "lorad", "max_model_len": engine.model.config.maxPositions]
+        ["id": modelId, "object": "model", "created": 0, "owned_by": "lorad", "max_model_len": engine.model.config.maxPositions,
+         "weight_type": engine.model.transformer.weights.weightType]
     }
 
     func listModels(_ identity: Identity, _ reply: APIReply) throws {

@@ -22,6 +22,8 @@ extension APIService {
             s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
                 .replacingOccurrences(of: "\n", with: "\\n")
         }
+        metric("lorad_model_info", "gauge", "The served base model and its weight type (value 1).",
+               [("model=\"\(esc(modelId))\",weight_type=\"\(esc(engine.model.transformer.weights.weightType))\"", "1")])
         metric("lorad_requests_total", "counter", "HTTP requests answered, by endpoint and status.",
                c.byStatus.sorted { $0.key < $1.key }.map { key, n in
                    let parts = key.split(separator: " ", maxSplits: 1).map(String.init)

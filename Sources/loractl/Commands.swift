@@ -91,9 +91,10 @@ struct Commands {
         let metricsText = String(decoding: try client.call("GET", "/metrics").body, as: UTF8.self)
         let metrics = Self.gauges(metricsText)
         let base = models.first { $0["parent"] == nil }?["id"] as? String ?? "-"
+        let weightType = models.first { $0["parent"] == nil }?["weight_type"] as? String ?? "-"
         var object: [String: Any] = [
             "status": (health as? [String: Any])?["status"] ?? "unknown", "socket": client.socketPath, "model": base,
-            "adapters": models.count - 1,
+            "weight_type": weightType, "adapters": models.count - 1,
         ]
         if let path = (health as? [String: Any])?["cpu_path"] as? String { object["cpu_path"] = path }
         for (key, metric) in [("running", "lorad_sequences_running"), ("waiting", "lorad_sequences_waiting"),
@@ -105,7 +106,8 @@ struct Commands {
         emit(object) {
             Output.table(["FIELD", "VALUE"], [
                 ["status", Output.string(object["status"])], ["socket", client.socketPath], ["model", base],
-                ["adapters", String(models.count - 1)], ["cpu path", Output.string(object["cpu_path"])],
+                ["weight type", weightType], ["adapters", String(models.count - 1)],
+                ["cpu path", Output.string(object["cpu_path"])],
                 ["running", Output.string(object["running"])], ["waiting", Output.string(object["waiting"])],
                 ["in memory", Output.string(object["resident_adapters"])],
                 ["tokens generated", Output.string(object["tokens_generated"])],

@@ -4,7 +4,8 @@ import Model
 
 let benchUsage = """
     usage: lorad bench SCENARIO [options] [--json]
-      decode     --model DIR [--prompt-tokens 128] [--new-tokens 64] [--threads N] [--dtype stored|f32]
+      decode     --model DIR|FILE.gguf [--prompt-tokens 128] [--new-tokens 64] [--threads N]
+                 [--dtype stored|f32|bf16|q8_0|q4_0|q4_k|q6_k]
                  [--batch 1] [--repeat 1]
                  prefill and decode speed (B sequences decoded together), weight bytes per step, read bandwidth,
                  roofline fraction; best of --repeat runs
@@ -25,6 +26,8 @@ let benchUsage = """
                  (mixed adapters from DIR/adapters above batch 1) and prompt kind, outputs checked identical
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...] [--paths avx2,avx512]
                  our kernel against OpenBLAS sgemm (and on each CPU path, the paths taking turns)
+      qmatmul    [--types q4_K,q6_K,...] [--rows 1,128] [--paths avx512,avx2]   quantized products per type and
+                 path: GB/s of weights against the read-bandwidth probe, GFLOP/s
     Every report names the CPU path it ran on (cpu_path); LORAD_ISA=scalar|avx2|avx512 forces a lower one.
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
@@ -41,6 +44,7 @@ func benchCommand(_ args: [String]) throws {
     case "load": try benchLoad(rest)
     case "lookahead": try benchLookahead(rest)
     case "matmul": try benchMatmul(rest)
+    case "qmatmul": try benchQuantMatmul(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)
     default: throw UsageError("unknown bench scenario \"\(scenario)\"")
@@ -103,7 +107,7 @@ private func benchDecode(_ args: [String]) throws {
         "scenario": "decode",
         "model": dir.lastPathComponent,
         "dtype": precision.rawValue,
-        "weight_elements": elementSummary(model.transformer.weights),
+        "weight_elements": weightTypeSummary(model.transformer.weights),
         "threads": Parallel.threads,
         "prompt_tokens": promptTokens,
         "new_tokens": newTokens,
@@ -130,18 +134,12 @@ private func benchDecode(_ args: [String]) throws {
               weight stream      %8.2f GB/s
               read bandwidth     %8.2f GB/s  (best of 5 passes over 1 GiB)
               roofline fraction  %8.3f
-            """, dir.lastPathComponent, elementSummary(model.transformer.weights), Parallel.threads,
+            """, dir.lastPathComponent, weightTypeSummary(model.transformer.weights), Parallel.threads,
                      CPUPath.current.description, repeats, prefill,
                      batch, decodeRate, 1000 / stepsPerSecond, Double(bytesPerToken) / 1e6,
                      Double(bytesPerToken) * stepsPerSecond / 1e9, bandwidth / 1e9, roofline))
     }
 }
 
-/// "bf16", "f16", "f32" or e.g. "bf16+f32": the packed element types of the model's projections.
-private func elementSummary(_ w: ModelWeights) -> String {
-    var kinds: [PackedWeights.Element] = []
-    for p in w.layers.flatMap({ [$0.qkv, $0.output, $0.gateUp, $0.down] }) + [w.lmHead] where !kinds.contains(p.element) {
-        kinds.append(p.element)
-    }
-    return kinds.map { "\($0)" }.joined(separator: "+")
-}
+/// The weight types of the model's projections ("bf16", "Q4_K+Q6_K", ...).
+func weightTypeSummary(_ w: ModelWeights) -> String { w.weightType }

@@ -35,9 +35,11 @@ final class Daemon: Sendable {
         Parallel.configure(threads: settings.threads)
         let directory = try resolveModelDirectory(settings.model)
         log("lorad: loading model \(directory.path)")
-        let model = try LoadedModel(directory: directory)
-        let tokenizer = try Tokenizer.load(directory: directory)
-        let fingerprint = try ModelFingerprint(modelDirectory: directory)
+        let model = try LoadedModel(directory: directory, precision: settings.precision)
+        log("lorad: weights \(model.transformer.weights.weightType)")
+        let tokenizer = try modelTokenizer(directory)
+        let fingerprint = try model.gguf.map { ModelFingerprint(gguf: $0, config: model.config) }
+            ?? ModelFingerprint(modelDirectory: directory)
         let modelId = settings.model == "demo" ? "demo" : directory.lastPathComponent
         var registryOptions = RegistryOptions()
         registryOptions.reservedAdapterNames.insert(modelId)

@@ -6,12 +6,13 @@ import Server
 import Wire
 
 let runUsage = """
-    usage: lorad run --model DIR|demo [--adapter PATH[:SCALE]] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
+    usage: lorad run --model DIR|FILE.gguf|demo [--adapter PATH[:SCALE]] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
                      [--temperature T] [--top-p P] [--top-k K] [--seed S] [--lookahead auto|off|W,N,G] [--json]
-                     [--threads N] [--dtype stored|f32]
+                     [--threads N] [--dtype stored|f32|bf16|q8_0|q4_0|q4_k|q6_k]
       one-shot generation without a daemon; greedy when temperature is 0 (the default); lookahead decoding
       (default auto: used when a quick measurement of step time says the extra rows pay) never changes the output;
-      --dtype f32 widens BF16/F16 weights to F32 (default: keep them as stored)
+      --dtype f32 widens BF16/F16 weights to F32, bf16 rounds them, q8_0/q4_0/q4_k/q6_k quantize the projections
+      at load (default: keep them as stored; a GGUF file's quantized blocks stay as they are)
       example: lorad run --model demo --prompt "The quick brown fox" --max-tokens 32
     """
 
@@ -74,7 +75,9 @@ func runCommand(_ args: [String]) throws {
 /// `--dtype stored|f32`: how the model's projections are held (default: as stored).
 func weightPrecision(_ a: Arguments) throws -> WeightPrecision {
     guard let s = a.string("dtype") else { return .asStored }
-    guard let p = WeightPrecision(rawValue: s) else { throw UsageError("--dtype must be stored or f32, got \"\(s)\"") }
+    guard let p = WeightPrecision(rawValue: s.lowercased()) else {
+        throw UsageError("--dtype must be one of \(WeightPrecision.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
+    }
     return p
 }
 

@@ -11,7 +11,8 @@ import Glibc
 #endif
 
 let serveOptions: [(name: String, value: String, help: String)] = [
-    ("model", "DIR|demo", "Hugging Face model directory, or demo (the built-in demo model; the default)"),
+    ("model", "DIR|FILE.gguf|demo", "Hugging Face model directory, a GGUF file (or a directory holding one), or demo (the built-in demo model; the default)"),
+    ("dtype", "TYPE", "projection weights: stored (default), f32, bf16, or quantized at load: q8_0, q4_0, q4_k, q6_k"),
     ("socket", "PATH", "Unix socket (default $LORAD_SOCKET, else $XDG_RUNTIME_DIR/lorad/lorad.sock, else /tmp/lorad-$UID/lorad.sock)"),
     ("data-dir", "DIR", "registry and adapter store (default $XDG_STATE_HOME/lorad, else ~/.local/state/lorad)"),
     ("pool-memory", "SIZE", "memory budget for adapters and KV cache: 512M, 4G or bytes (default 2G)"),
@@ -63,6 +64,7 @@ struct ServeSettings {
     var poolBytes: Int
     var threads: Int
     var maxBatchTokens: Int
+    var precision: WeightPrecision
     var lookahead: LookaheadMode
     var tcp: (host: String, port: Int)?
     var adapterRoots: [URL]
@@ -90,6 +92,7 @@ struct ServeSettings {
         }
         threads = try a.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
         guard (1...256).contains(threads) else { throw UsageError("--threads must be 1...256") }
+        precision = try weightPrecision(a)
         maxBatchTokens = try a.int("max-batch-tokens") ?? 256
         guard (1...65536).contains(maxBatchTokens) else { throw UsageError("--max-batch-tokens must be 1...65536") }
         lookahead = try lookaheadOption(a)

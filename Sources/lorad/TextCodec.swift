@@ -8,8 +8,8 @@ struct TextCodec {
     let loadError: String?
 
     init(directory: URL) throws {
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) {
-            tokenizer = try Tokenizer.load(directory: directory)
+        if modelHasTokenizer(directory) {
+            tokenizer = try modelTokenizer(directory)
             loadError = nil
         } else {
             tokenizer = nil

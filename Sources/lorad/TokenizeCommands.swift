@@ -25,7 +25,7 @@ let benchTokenizerUsage = """
 private func loadTokenizer(_ spec: String?) throws -> Tokenizer {
     let dir = try resolveModelDirectory(spec)
     do {
-        return try Tokenizer.load(directory: dir)
+        return try modelTokenizer(dir)
     } catch let error as TokenizerError {
         throw CommandError("cannot load the tokenizer of \(dir.path): \(error.description)")
     }
@@ -88,7 +88,7 @@ func benchTokenizerCommand(_ args: [String]) throws {
     let loadStart = DispatchTime.now().uptimeNanoseconds
     let tokenizer: Tokenizer
     do {
-        tokenizer = try Tokenizer.load(directory: dir)
+        tokenizer = try modelTokenizer(dir)
     } catch let error as TokenizerError {
         throw CommandError("cannot load the tokenizer of \(dir.path): \(error.description)")
     }

@@ -11,6 +11,7 @@ let usage = """
       detokenize        text of token ids
       make-demo DIR     write the demo model and demo adapters
       make-bench-model DIR   write a random model of a real model's shape
+      perplexity        perplexity of a text file, as llama-perplexity computes it
       bench SCENARIO    benchmarks (decode, mixed, serve, matmul, tokenizer)
 
     Run `lorad COMMAND --help` for a command's options.
@@ -27,6 +28,7 @@ func dispatch(_ args: [String]) throws {
     case "make-demo": try makeDemoCommand(rest)
     case "make-bench-model": try makeBenchModelCommand(rest)
     case "bench": try benchCommand(rest)
+    case "perplexity": try perplexityCommand(rest)
     case "--help", "-h", "help":
         print(usage)
     default:

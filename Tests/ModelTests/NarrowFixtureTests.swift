@@ -84,7 +84,7 @@ import TestSupport
     func projectionsAreStoredNarrow(dtype: DType) {
         let m = Self.models(dtype)
         let narrow = m.narrow.transformer.weights, wide = m.widened.transformer.weights
-        func projections(_ w: ModelWeights) -> [PackedWeights] {
+        func projections(_ w: ModelWeights) -> [ProjectionWeights] {
             w.layers.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] } + [w.lmHead]
         }
         let element: PackedWeights.Element = dtype == .bf16 ? .bf16 : .f16
