@@ -7,7 +7,7 @@ SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev libsqlite3-dev pkg-config curl
 # The Python tools tests use, pinned, in the project's own virtual environment (never the system Python).
 VENV := .build/venv
-PY_PACKAGES := openai==3.63.0 PyYAML==6.0.3
+PY_PACKAGES := openai==3.63.0 PyYAML==6.0.3 kubernetes-validate==1.37.0
 BENCH_DIR ?= bench-models
 BENCH_SHAPE ?= tinyllama-1.1b
 BENCH_DTYPE ?= bf16
@@ -67,7 +67,7 @@ bench: release
 #   make fuzz FUZZ_TARGETS=tokenizer FUZZ_SECONDS=600 FUZZ_FLAGS=-runs=1000000
 FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= .build-fuzz
-FUZZ_TARGETS ?= http-parser wire-json safetensors-header tokenizer peft-config chat-template gguf
+FUZZ_TARGETS ?= http-parser wire-json safetensors-header tokenizer peft-config chat-template gguf grammar
 FUZZ_FLAGS ?=
 SWIFTC ?= swiftc
 FUZZ_SWIFTFLAGS := -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -use-ld=lld
@@ -86,6 +86,7 @@ $(eval $(call fuzz_target,tokenizer,Tokenization,TokenizerFuzz.swift,$(wildcard 
 $(eval $(call fuzz_target,peft-config,Adapters,PeftConfigFuzz.swift,$(addprefix Sources/Adapters/,PeftConfig.swift AdapterError.swift)))
 $(eval $(call fuzz_target,chat-template,ChatTemplate,ChatTemplateFuzz.swift,$(wildcard Sources/ChatTemplate/*.swift)))
 $(eval $(call fuzz_target,gguf,GGUF,GGUFFuzz.swift,$(wildcard Sources/GGUF/*.swift)))
+$(eval $(call fuzz_target,grammar,Grammar,GrammarFuzz.swift,$(wildcard Sources/Grammar/*.swift) $(addprefix Sources/Tokenization/,JSON.swift TokenizerError.swift UnicodeClasses.swift)))
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ_TARGETS))

@@ -23,6 +23,7 @@ options() {
         peft-config)        echo "json.dict+peft.dict -max_len=4096" ;;
         chat-template)      echo "jinja.dict -max_len=8192" ;;
         gguf)               echo "gguf.dict -max_len=4096" ;;
+        grammar)            echo "json.dict+grammar.dict -max_len=4096" ;;
     esac
 }
 

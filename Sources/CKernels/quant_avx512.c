@@ -13,9 +13,15 @@
 #define QK_GEMM_MR 4
 #include "quant_kernels.h"
 
-int lk_q_matmul_avx512(int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
-                       size_t ldy) {
-    if (!lk_has_avx512_vnni()) return lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy);
+int lk_q_matmul_avx512(int vnni, int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M,
+                       float *y, size_t ldy) {
+    if (!vnni) return lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy);
     return lk_q_matmul_impl_avx512(type, w, K, n0, n1, qx, M, y, ldy);
+}
+
+// Asked only when a caller names the AVX-512 path explicitly (lk_q_matmul_on); lk_q_matmul follows cpu.c's choice.
+int lk_q_cpu_has_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni");
 }
 #endif

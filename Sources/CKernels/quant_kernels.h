@@ -18,6 +18,7 @@
 
 #define QK_INLINE QK_TARGET static inline __attribute__((always_inline))
 
+
 QK_INLINE float QK_NAME(hsum)(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -75,36 +76,50 @@ QK_INLINE __m256i QK_NAME(levels32)(int type, const uint8_t *blk, float *dw, flo
     }
 }
 
+// Block b of NR weight rows against MR activation rows, into acc (vector) and accm (the min terms).
+QK_INLINE void QK_NAME(step32)(int type, const uint8_t *w, size_t rb, size_t bb, const lk_act_row *a, size_t b,
+                               __m256 acc[4][4], float accm[4][4], const int NR, const int MR) {
+    const int has_min = type == LK_T_Q4_1 || type == LK_T_Q5_1;
+    __m256i q[4], qa[4];
+    float dw[4], mw[4] = {0, 0, 0, 0};
+    for (int r = 0; r < NR; r++) {
+        q[r] = QK_NAME(levels32)(type, w + r * rb + b * bb, &dw[r], &mw[r]);
+        qa[r] = has_min ? q[r] : _mm256_abs_epi8(q[r]);
+    }
+    for (int m = 0; m < MR; m++) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(a[m].qs + 32 * b));
+        const float dx = a[m].d[b];
+        for (int r = 0; r < NR; r++) {
+            // Signed weights: |w| (u8) times x with w's sign (ggml's trick; vpdpbusd multiplies u8 by s8).
+            const __m256i xs = has_min ? x : _mm256_sign_epi8(x, q[r]);
+            const __m256i d = QK_DOT_U8S8(_mm256_setzero_si256(), qa[r], xs);
+            acc[r][m] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), _mm256_cvtepi32_ps(d), acc[r][m]);
+            if (has_min) accm[r][m] += mw[r] * a[m].ds[b];
+        }
+    }
+}
+
 // Outputs y[m ldy + r] for weight rows w + r rb (r < NR) and activation rows a[m] (m < MR), over nb 32-blocks.
+// Even and odd blocks go to two accumulators (one FMA chain through every block would bound the loop by the FMA
+// latency); y = hsum(acc_even + acc_odd) + the min terms.
 QK_INLINE void QK_NAME(tile32)(int type, const uint8_t *w, size_t rb, const lk_act_row *a, size_t nb, float *y,
                                size_t ldy, const int NR, const int MR) {
     const size_t bb = lk_q_block_bytes(type);
-    const int has_min = type == LK_T_Q4_1 || type == LK_T_Q5_1;
-    __m256 acc[4][4];
+    __m256 acc0[4][4], acc1[4][4];
     float accm[4][4];
     for (int r = 0; r < NR; r++)
-        for (int m = 0; m < MR; m++) { acc[r][m] = _mm256_setzero_ps(); accm[r][m] = 0; }
-    for (size_t b = 0; b < nb; b++) {
-        __m256i q[4], qa[4];
-        float dw[4], mw[4] = {0, 0, 0, 0};
-        for (int r = 0; r < NR; r++) {
-            q[r] = QK_NAME(levels32)(type, w + r * rb + b * bb, &dw[r], &mw[r]);
-            qa[r] = has_min ? q[r] : _mm256_abs_epi8(q[r]);
-        }
         for (int m = 0; m < MR; m++) {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(a[m].qs + 32 * b));
-            const float dx = a[m].d[b];
-            for (int r = 0; r < NR; r++) {
-                // Signed weights: |w| (u8) times x with w's sign (ggml's trick; vpdpbusd multiplies u8 by s8).
-                const __m256i xs = has_min ? x : _mm256_sign_epi8(x, q[r]);
-                const __m256i d = QK_DOT_U8S8(_mm256_setzero_si256(), qa[r], xs);
-                acc[r][m] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), _mm256_cvtepi32_ps(d), acc[r][m]);
-                if (has_min) accm[r][m] += mw[r] * a[m].ds[b];
-            }
+            acc0[r][m] = acc1[r][m] = _mm256_setzero_ps();
+            accm[r][m] = 0;
         }
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        QK_NAME(step32)(type, w, rb, bb, a, b, acc0, accm, NR, MR);
+        QK_NAME(step32)(type, w, rb, bb, a, b + 1, acc1, accm, NR, MR);
     }
+    if (b < nb) QK_NAME(step32)(type, w, rb, bb, a, b, acc0, accm, NR, MR);
     for (int r = 0; r < NR; r++)
-        for (int m = 0; m < MR; m++) y[m * ldy + r] = QK_NAME(hsum)(acc[r][m]) + accm[r][m];
+        for (int m = 0; m < MR; m++) y[m * ldy + r] = QK_NAME(hsum)(_mm256_add_ps(acc0[r][m], acc1[r][m])) + accm[r][m];
 }
 
 /* ---------------------------------------------------------------- Q4_K, Q5_K */
@@ -320,7 +335,6 @@ QK_INLINE void QK_NAME(tile)(int type, const uint8_t *w, size_t rb, const lk_act
     }
 
 QK_TILE_FN(1, 1)
-QK_TILE_FN(4, 1)
 QK_TILE_FN(1, 2)
 QK_TILE_FN(1, 3)
 QK_TILE_FN(1, 4)
@@ -344,10 +358,10 @@ QK_TARGET static int QK_NAME(lk_q_matmul_impl)(int type, const void *w, size_t K
     const uint8_t *w8 = (const uint8_t *)w;
     lk_act_row a[QK_MB];
     if (M == 1) {
-        // GEMV: four weight rows per pass over the activation row.
+        // GEMV: one weight row at a time, streamed front to back (several rows in flight measured 2-5x slower once
+        // the weights come from L3 or memory; from L2, four rows per pass was ~20% faster).
         a[0] = lk_act_at(type, qx, K, 0);
         size_t n = n0;
-        for (; n + 4 <= n1; n += 4) QK_NAME(tile_4x1)(type, w8 + n * rb, rb, a, K, y + n, ldy);
         for (; n < n1; n++) QK_NAME(tile_1x1)(type, w8 + n * rb, rb, a, K, y + n, ldy);
         return 1;
     }

@@ -264,8 +264,28 @@ void lk_q_matmul_ref(int type, const void *w, size_t K, size_t n0, size_t n1, co
 void lk_q_matmul(int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
                  size_t ldy) {
 #if LK_X86
-    if (lk_has_avx512() && lk_q_matmul_avx512(type, w, K, n0, n1, qx, M, y, ldy)) return;
+    if (lk_has_avx512() && lk_q_matmul_avx512(lk_has_avx512_vnni(), type, w, K, n0, n1, qx, M, y, ldy)) return;
     if (lk_has_avx2() && lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy)) return;
 #endif
     lk_q_matmul_ref(type, w, K, n0, n1, qx, M, y, ldy);
+}
+
+int lk_q_quantize_act_on(int isa, int type, const float *x, size_t ldx, size_t M, size_t K, void *qx) {
+    if (isa < 0 || isa > lk_isa_best()) return 0;
+#if LK_X86
+    if (isa >= LK_ISA_AVX2) { lk_q_quantize_act_avx2(type, x, ldx, M, K, qx); return 1; }
+#endif
+    lk_q_quantize_act_ref(type, x, ldx, M, K, qx);
+    return 1;
+}
+
+int lk_q_matmul_on(int isa, int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
+                   size_t ldy) {
+    if (isa < 0 || isa > lk_isa_best()) return 0;
+#if LK_X86
+    if (isa == LK_ISA_AVX512 && lk_q_matmul_avx512(lk_q_cpu_has_vnni(), type, w, K, n0, n1, qx, M, y, ldy)) return 1;
+    if (isa >= LK_ISA_AVX2 && lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy)) return 1;
+#endif
+    lk_q_matmul_ref(type, w, K, n0, n1, qx, M, y, ldy);
+    return 1;
 }

@@ -32,7 +32,8 @@ extension EngineLoop {
     func planLookahead(_ plan: [(seq: SequenceState, tokens: [Int], producesToken: Bool)],
                        spareRows: Int) -> [ObjectIdentifier: LookaheadDraft] {
         let maxPositions = transformer.config.maxPositions
-        var chosen: [(seq: SequenceState, state: LookaheadState, input: Int, position: Int, maxNew: Int, auto: Bool)] = []
+        var chosen: [(seq: SequenceState, state: LookaheadState, input: Int, position: Int, maxNew: Int, auto: Bool,
+                      forced: [Int])] = []
         for item in plan where item.producesToken && !item.seq.isPrefilling {
             let seq = item.seq
             let mode = lookaheadMode(seq)
@@ -41,11 +42,16 @@ extension EngineLoop {
                 seq.lookahead = LookaheadState(shape: shape, context: seq.request.promptTokens + seq.generated)
             }
             let maxNew = seq.request.maxTokens - seq.generated.count
-            chosen.append((seq, seq.lookahead!, input, cache.length, maxNew, mode.isAuto))
+            // Tokens the sequence's grammar forces after `input` (already accepted by it; known without the model):
+            // proposed first, so one step verifies them all, keeping them exactly as plain decoding would.
+            let forced = seq.processor.forcedContinuation(limit: shape.n - 1)
+            chosen.append((seq, seq.lookahead!, input, cache.length, maxNew, mode.isAuto, forced))
         }
         guard !chosen.isEmpty else { return [:] }
         let demands = chosen.map { c in
-            LookaheadDemand(fixed: !c.auto, candidateRows: c.state.candidateRowCount(input: c.input, maxNew: c.maxNew),
+            LookaheadDemand(fixed: !c.auto, candidateRows: c.state.candidateRowCount(input: c.input, maxNew: c.maxNew,
+                                                                                     legalPrefix: c.seq.processor.legalPrefix,
+                                                                                     forced: c.forced),
                             windowRows: c.state.windowRowCount(position: c.position, maxNew: c.maxNew,
                                                                maxPositions: maxPositions),
                             verifyGain: c.state.verifyGain, fullGain: c.state.fullGain)
@@ -59,8 +65,10 @@ extension EngineLoop {
                 if c.auto { c.state.shadow(input: c.input, maxNew: c.maxNew) }
                 continue
             }
+            // Candidates are cut where the sequence's grammar (if any) rejects them: never proposed, so no rows spent.
             drafts[ObjectIdentifier(c.seq)] = c.state.draft(input: c.input, position: c.position, maxNew: c.maxNew,
-                                                            candidateRows: grant.candidateRows, withWindow: grant.window)
+                                                            candidateRows: grant.candidateRows, withWindow: grant.window,
+                                                            legalPrefix: c.seq.processor.legalPrefix, forced: c.forced)
         }
         return drafts
     }

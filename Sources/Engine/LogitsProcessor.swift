@@ -35,6 +35,16 @@ public protocol TokenConstraint: AnyObject {
     func mask(_ logits: UnsafeMutableBufferPointer<Float>)
     /// The token chosen for the sequence (from a row `mask` was applied to); the constraint advances past it.
     func accept(_ token: Int)
+    /// How many of `tokens`, in order, may come next (lookahead drafts are cut there); the state is unchanged.
+    func acceptablePrefix(_ tokens: [Int]) -> Int
+    /// The tokens that must come next (after every token accepted so far): each the single legal one, up to
+    /// `limit`; empty when there is a choice. The state is unchanged.
+    func forcedContinuation(limit: Int) -> [Int]
+}
+
+extension TokenConstraint {
+    public func acceptablePrefix(_ tokens: [Int]) -> Int { tokens.count }
+    public func forcedContinuation(limit: Int) -> [Int] { [] }
 }
 
 /// Makes a fresh `TokenConstraint` for each sequence of a request (a request with `n` choices gets `n`).
@@ -94,6 +104,17 @@ final class LogitsProcessor {
             }
         }
         return UnsafeBufferPointer(out)
+    }
+
+    /// How many leading tokens of a lookahead candidate may be proposed (nil: no constraint, all of them).
+    var legalPrefix: (([Int]) -> Int)? {
+        guard let constraint else { return nil }
+        return { constraint.acceptablePrefix($0) }
+    }
+
+    /// The tokens the constraint forces next (see `TokenConstraint.forcedContinuation`).
+    func forcedContinuation(limit: Int) -> [Int] {
+        constraint?.forcedContinuation(limit: limit) ?? []
     }
 
     /// The token chosen from the last processed row.

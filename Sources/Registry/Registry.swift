@@ -116,13 +116,7 @@ public final class Registry: Sendable {
     /// Creates a tenant. `uid` maps a Unix user to it; limits nil = unlimited.
     public func createTenant(name: String, uid: UInt32? = nil, maxConcurrent: Int? = nil,
                              maxAdapters: Int? = nil) throws -> Tenant {
-        try Names.check(name, what: "tenant")
-        if let maxConcurrent, maxConcurrent < 1 {
-            throw RegistryError(.invalid, "tenant \"\(name)\": max_concurrent \(maxConcurrent) must be at least 1")
-        }
-        if let maxAdapters, maxAdapters < 0 {
-            throw RegistryError(.invalid, "tenant \"\(name)\": max_adapters \(maxAdapters) must not be negative")
-        }
+        try Self.checkTenant(name: name, maxConcurrent: maxConcurrent, maxAdapters: maxAdapters)
         return try withDatabase { db in
             try db.transaction {
                 if try Self.tenant(named: name, in: db) != nil {

@@ -48,7 +48,8 @@ public final class APIService: Sendable {
     /// The base model's id in `/v1/models` and responses.
     public let modelId: String
     /// Renders chat messages with the model's chat template (nil: the model has none).
-    public let renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?
+    /// Arguments: the messages, add_generation_prompt, the request's `tools` as JSON (nil: none).
+    public let renderChat: (@Sendable ([ChatMessage], Bool, String?) throws -> String)?
     let daemonUID: UInt32
     public let limits: APILimits
     /// Tenants' work: tokenizing, templates, adapter loads, registry writes (a concurrent queue, CPU-wide).
@@ -62,9 +63,11 @@ public final class APIService: Sendable {
     let tenantCalls = Mutex<[String: Int]>([:])
     let counters = Mutex(RequestCounters())
     let nextId = Mutex<UInt64>(0)
+    /// Replica-facing settings and state: metric names, readiness (ServingMetrics.swift, ScopedListeners.swift).
+    public let serving = ServingState()
 
     public init(engine: Engine, registry: Registry, tokenizer: Tokenizer, modelId: String,
-                renderChat: (@Sendable ([ChatMessage], Bool) throws -> String)?, pool: PagePool,
+                renderChat: (@Sendable ([ChatMessage], Bool, String?) throws -> String)?, pool: PagePool,
                 limits: APILimits = APILimits()) {
         self.limits = limits
         self.engine = engine
@@ -223,9 +226,10 @@ public final class APIService: Sendable {
         case 3 where parts[0] == "v1" && parts[1] == "models" && m == "GET":
             try showModel(name, identity, reply)
         case 2 where parts == ["v1", "completions"] && m == "POST":
-            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply, gone: gone)
+            try completions(try CompletionRequest(body: call.body), identity: identity, reply: reply, gone: gone,
+                            constraint: try structuredOutput(call.body))
         case 3 where parts == ["v1", "chat", "completions"] && m == "POST":
-            try chatCompletions(try ChatRequest(body: call.body), identity: identity, reply: reply, gone: gone)
+            try chatCompletions(try ChatRequest(body: call.body), body: call.body, identity: identity, reply: reply, gone: gone)
         case 2 where parts == ["v1", "adapters"] && m == "GET":
             try listAdapters(identity, reply)
         case 2 where parts == ["v1", "adapters"] && m == "POST":
@@ -237,6 +241,10 @@ public final class APIService: Sendable {
         case 4 where parts[0] == "v1" && parts[1] == "adapters" && m == "POST"
             && ["load", "unload", "pin", "unpin"].contains(parts[3]):
             try adapterAction(name, parts[3], identity, reply)
+        case 2 where parts == ["v1", "load_lora_adapter"] && m == "POST":
+            try vllmLoadLoRA(call, identity, reply)
+        case 2 where parts == ["v1", "unload_lora_adapter"] && m == "POST":
+            try vllmUnloadLoRA(call, identity, reply)
         case 2 where parts == ["v1", "tenants"] && m == "GET":
             try listTenants(identity, reply)
         case 2 where parts == ["v1", "tenants"] && m == "POST":
@@ -262,7 +270,7 @@ public final class APIService: Sendable {
         case 2 where parts[0] == "v1":
             switch parts[1] {
             case "models": return ["GET"]
-            case "completions", "tokenize", "detokenize": return ["POST"]
+            case "completions", "tokenize", "detokenize", "load_lora_adapter", "unload_lora_adapter": return ["POST"]
             case "adapters", "tenants": return ["GET", "POST"]
             default: return []
             }
@@ -333,10 +341,12 @@ final class CountingReply: APIReply {
     /// Adapter and tenant names are folded out of paths so metric labels stay bounded.
     static func normalise(_ path: String) -> String {
         let p = path.split(separator: "/").map(String.init)
+        // Only paths an endpoint serves become labels: anything else (404s, probes of random paths) is "other".
+        guard path.count <= 64, !APIService.allowedMethods(p).isEmpty else { return "other" }
         if p.count >= 3 && (p[1] == "adapters" || p[1] == "tenants" || p[1] == "models") {
             return "/" + ([p[0], p[1], "{name}"] + p.dropFirst(3)).joined(separator: "/")
         }
-        return path.count > 64 || !["health", "metrics", "v1", "tokenize", "detokenize"].contains(p.first ?? "") ? "other" : path
+        return "/" + p.joined(separator: "/")
     }
     func respond(status: Int, contentType: String, headers: [(String, String)], body: [UInt8]) {
         count(status)

@@ -35,6 +35,14 @@ public final class AdapterResidency: Sendable {
 
     /// How long a load waits for in-use adapters to be released when the pool is full.
     public let waitSeconds: Double
+    /// At most this many adapters resident at once (`--max-loras`); nil: as many as the pool holds.
+    private let residentLimit = Mutex<Int?>(nil)
+    /// Loads past `makeRoomForOne` that have not yet put their adapter in `entries` (each holds one slot).
+    private let reservedSlots = Mutex(0)
+    public var maxResident: Int? {
+        get { residentLimit.withLock { $0 } }
+        set { residentLimit.withLock { $0 = newValue } }
+    }
 
     public init(registry: Registry, pool: PagePool, waitSeconds: Double = 30) {
         self.registry = registry
@@ -61,6 +69,20 @@ public final class AdapterResidency: Sendable {
 
     public func isPinned(_ record: AdapterRecord) -> Bool {
         entries.withLock { $0[record.sha256]?.pinnedBy.contains(record.name) ?? false }
+    }
+
+    /// Content keys of the adapters in the pool, and of those being loaded (their requests wait for the load).
+    public var keys: (resident: [String], loading: [String]) {
+        entries.withLock { e in
+            (e.filter { $0.value.adapter != nil }.map(\.key).sorted(),
+             e.filter { $0.value.adapter == nil && $0.value.loading }.map(\.key).sorted())
+        }
+    }
+
+    /// Mean pool pages of the resident adapters (nil when none is resident).
+    public var meanResidentPages: Double? {
+        let pages = entries.withLock { $0.values.compactMap { $0.adapter?.pageCount } }
+        return pages.isEmpty ? nil : Double(pages.reduce(0, +)) / Double(pages.count)
     }
 
     public var counts: (resident: Int, loads: Int, evictions: Int, loadSeconds: Double) {
@@ -125,6 +147,8 @@ public final class AdapterResidency: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let loaded = try load()
+            let reserved = try makeRoomForOne(name: loaded.name)
+            defer { if reserved { reservedSlots.withLock { $0 -= 1 } } }
             let pooled = try page(loaded)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             counters.withLock { $0.loads += 1; $0.loadSeconds += seconds }
@@ -164,6 +188,29 @@ public final class AdapterResidency: Sendable {
         }
     }
 
+    /// Under `maxResident`, evicts idle adapters (least recently used first) until one more fits, and reserves
+    /// that slot (true: the caller releases it once its adapter is in `entries` or its load failed, so concurrent
+    /// loads never overshoot the limit); waits (bounded) when every resident adapter is in use or pinned.
+    private func makeRoomForOne(name: String) throws -> Bool {
+        guard let limit = maxResident else { return false }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(waitSeconds * 1e9)
+        while true {
+            let reserved = entries.withLock { e -> Bool in
+                reservedSlots.withLock { r in
+                    guard e.values.filter({ $0.adapter != nil }).count + r < limit else { return false }
+                    r += 1
+                    return true
+                }
+            }
+            if reserved { return true }
+            if evictIdle(adapters: 1) > 0 { continue }
+            guard DispatchTime.now().uptimeNanoseconds < deadline else {
+                throw RegistryError(.limit, "adapter \"\(name)\" cannot be loaded: \(limit) adapters are resident (--max-loras) and every one is in use or pinned; try again later")
+            }
+            usleep(5_000)
+        }
+    }
+
     private static func pages(_ adapter: PeftAdapterFiles, pool: PagePool, config: ModelConfig) throws -> Int {
         do { return try PooledAdapter.pagesNeeded(adapter, pageBytes: pool.pageBytes, config: config) } catch PooledAdapter.Failure.pageTooSmall(let why) {
             throw RegistryError(.invalid, why)
@@ -173,9 +220,15 @@ public final class AdapterResidency: Sendable {
     /// Evicts idle (unused, unpinned) adapters, least recently used first, until `pages` pages were freed or none
     /// is left; returns the pages freed. Safe from any thread (the engine calls it when KV needs room).
     @discardableResult
-    public func evictIdle(pages wanted: Int) -> Int {
+    public func evictIdle(pages wanted: Int) -> Int { evictIdle(pages: wanted, adapters: Int.max).pages }
+
+    /// Evicts up to `count` idle adapters, least recently used first; returns how many went.
+    @discardableResult
+    func evictIdle(adapters count: Int) -> Int { evictIdle(pages: Int.max, adapters: count).adapters }
+
+    private func evictIdle(pages wanted: Int, adapters limit: Int) -> (pages: Int, adapters: Int) {
         var freed = 0, evicted = 0
-        while freed < wanted {
+        while freed < wanted && evicted < limit {
             let victim = entries.withLock { e -> PooledAdapter? in
                 guard let (key, entry) = e.filter({ $0.value.adapter != nil && $0.value.users == 0 && $0.value.pinnedBy.isEmpty })
                     .min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return nil }
@@ -187,7 +240,7 @@ public final class AdapterResidency: Sendable {
             evicted += 1
         }
         if evicted > 0 { counters.withLock { $0.evictions += evicted } }
-        return freed
+        return (freed, evicted)
     }
 
     /// Pages held by the resident copies of `names` (each copy counted once, however many of them share it).

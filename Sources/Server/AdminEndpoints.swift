@@ -54,7 +54,7 @@ extension APIService {
             }
             let messages = try ChatRequest.messages(f)
             let text: String
-            do { text = try renderChat(messages, try f.bool("add_generation_prompt") ?? true) } catch {
+            do { text = try renderChat(messages, try f.bool("add_generation_prompt") ?? true, nil) } catch {
                 throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
             }
             tokens = try encodeUntrusted(text, addSpecialTokens: try f.bool("add_special_tokens") ?? false, gone: gone)
@@ -203,8 +203,7 @@ extension APIService {
         try requireOwnership(identity, "delete")
         let record = try visibleAdapter(name, identity)
         try registry.deleteAdapter(name: name, by: identity.tenant, isAdmin: identity.isAdmin)
-        let shared = try registry.adapters(visibleTo: Tenant.defaultName, isAdmin: true).contains { $0.sha256 == record.sha256 }
-        residency.forget(record, sharedWithOthers: shared)
+        try forgetResident(record)
         reply.json(200, ["deleted": true, "name": name])
     }
 

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Grammar
 import Synchronization
 import Tokenization
 import Wire
@@ -25,6 +26,8 @@ final class ChoiceStream: Sendable {
         var sentRole = false
         var sentEcho = false
         var completion: Completion?
+        /// Characters of `text` already streamed (with tools, text that could open a call is held back).
+        var streamed = 0
     }
     private struct State {
         var candidates: [Candidate]
@@ -39,6 +42,8 @@ final class ChoiceStream: Sendable {
     private let options: GenerationOptions
     private let prompts: [PromptPlan]
     private let reply: APIReply
+    /// The format tool calls come in (chat with tools): calls are parsed out of each choice's text at its end.
+    private let toolFormat: ToolCallFormat?
     private let created = Int(Date().timeIntervalSince1970)
     private let state: Mutex<State>
     /// The engine requests of the candidates, cancelled together (client gone, one failed).
@@ -52,7 +57,8 @@ final class ChoiceStream: Sendable {
     private nonisolated(unsafe) var held: [(Int, EngineEvent)] = []
 
     init(service: APIService, id: String, model: String, adapter: String?, chat: Bool, options: GenerationOptions,
-         prompts: [PromptPlan], reply: APIReply, onEnd: @escaping @Sendable () -> Void) {
+         prompts: [PromptPlan], reply: APIReply, toolFormat: ToolCallFormat? = nil, onEnd: @escaping @Sendable () -> Void) {
+        self.toolFormat = toolFormat
         self.service = service
         self.id = id
         self.model = model
@@ -113,14 +119,19 @@ final class ChoiceStream: Sendable {
         case .token(let token, let text, let lp):
             let echoText = options.echo ? prompts[prompt(ofCandidate: c)].echoText : ""
             let e = lp.map { lp in state.withLock { s in entry(token, lp, offset: echoText.count + s.candidates[c].text.count) } }
-            state.withLock { s in
+            let send = state.withLock { s -> String in
                 if token >= 0 { s.candidates[c].tokens.append(token) }
                 s.candidates[c].text += text
                 if let e { s.candidates[c].logprobs.append(e); s.candidates[c].cumulativeLogprob += Double(e.logprob ?? 0) }
+                guard let toolFormat else { return text }
+                let upTo = toolFormat.streamableLength(s.candidates[c].text)
+                guard upTo > s.candidates[c].streamed else { return "" }
+                defer { s.candidates[c].streamed = upTo }
+                return String(Array(s.candidates[c].text)[s.candidates[c].streamed..<upTo])
             }
-            if options.stream && (!text.isEmpty || e != nil) {
+            if options.stream && (!send.isEmpty || e != nil) {
                 sendEchoIfDue(c)
-                reply.send(Responses.sse(chunk(choice: c, text: text, logprobs: options.logprobs == nil ? nil : e.map { [$0] }, finish: nil)))
+                reply.send(Responses.sse(chunk(choice: c, text: send, logprobs: options.logprobs == nil ? nil : e.map { [$0] }, finish: nil)))
             }
         case .finished(let completion):
             let all = state.withLock { s -> Bool in
@@ -128,9 +139,23 @@ final class ChoiceStream: Sendable {
                 s.finished += 1
                 return s.finished == s.candidates.count
             }
+            var finish = Self.reason(completion)
+            if options.stream, let toolFormat {
+                // The held-back rest: content not yet sent (all of it when there were no calls), then the calls.
+                let (content, calls) = Self.toolCalls(toolFormat, completion)
+                let streamed = state.withLock { $0.candidates[c].streamed }
+                let rest = calls.isEmpty ? String(Array(completion.text).dropFirst(streamed))
+                    : String(Array(content ?? "").dropFirst(min(streamed, (content ?? "").count)))
+                if !rest.isEmpty { reply.send(Responses.sse(chunk(choice: c, text: rest, logprobs: nil, finish: nil))) }
+                if !calls.isEmpty {
+                    reply.send(Responses.sse(chunk(choice: c, text: "", logprobs: nil, finish: nil,
+                                                   toolCalls: ToolCallFormat.openAI(calls, requestId: "\(id)_\(c)", streamed: true))))
+                    if completion.reason == .stop { finish = "tool_calls" }
+                }
+            }
             if options.stream {
                 sendEchoIfDue(c)
-                reply.send(Responses.sse(chunk(choice: c, text: "", logprobs: nil, finish: Self.reason(completion),
+                reply.send(Responses.sse(chunk(choice: c, text: "", logprobs: nil, finish: finish,
                                                steps: completion.steps,
                                                tokenIds: options.returnTokenIds ? completion.generatedTokens : nil)))
             }
@@ -149,6 +174,11 @@ final class ChoiceStream: Sendable {
     }
 
     static func reason(_ c: Completion) -> String { c.reason == .cancelled ? "cancelled" : c.reason.rawValue }
+
+    /// A finished choice's text split into content and tool calls.
+    static func toolCalls(_ format: ToolCallFormat, _ c: Completion) -> (content: String?, calls: [ParsedToolCall]) {
+        format.parse(c.text)
+    }
 
     /// Streams `echo`'s prompt text (and its logprobs) as a choice's first chunk.
     private func sendEchoIfDue(_ c: Int) {
@@ -189,11 +219,22 @@ final class ChoiceStream: Sendable {
                 let cand = s.candidates[c]
                 let echo = options.echo ? prompts[p].echoText : ""
                 let completion = cand.completion
+                var text = echo + (completion?.text ?? cand.text)
+                var finish = completion.map(Self.reason)
+                var calls: [[String: Any]]?
+                if let toolFormat, let completion {
+                    let parsed = Self.toolCalls(toolFormat, completion)
+                    if !parsed.calls.isEmpty {
+                        text = parsed.content ?? ""
+                        calls = ToolCallFormat.openAI(parsed.calls, requestId: "\(id)_\(c)", streamed: false)
+                        if completion.reason == .stop { finish = "tool_calls" }
+                    }
+                }
                 choices.append(Responses.Choice(
-                    text: echo + (completion?.text ?? cand.text), finishReason: completion.map(Self.reason),
+                    text: text, finishReason: finish,
                     logprobs: options.logprobs == nil ? nil : cand.promptLogprobs + cand.logprobs,
                     promptTokenIds: options.returnTokenIds ? prompts[p].tokens : nil,
-                    tokenIds: options.returnTokenIds ? completion?.generatedTokens ?? cand.tokens : nil))
+                    tokenIds: options.returnTokenIds ? completion?.generatedTokens ?? cand.tokens : nil, toolCalls: calls))
             }
         }
         let body = Responses.response(id: id, created: created, model: model, chat: chat, choices: choices, usage: usage,
@@ -202,13 +243,13 @@ final class ChoiceStream: Sendable {
     }
 
     private func chunk(choice c: Int, text: String, logprobs: [LogprobEntry]?, finish: String?, steps: Int? = nil,
-                       tokenIds: [Int]? = nil) -> [UInt8] {
+                       tokenIds: [Int]? = nil, toolCalls: [[String: Any]]? = nil) -> [UInt8] {
         let index = c   // streaming never ranks (best_of with stream is refused): candidate c is choice c
         let first = chat && state.withLock { s -> Bool in defer { s.candidates[c].sentRole = true }; return !s.candidates[c].sentRole }
         let p = prompts[prompt(ofCandidate: c)]
         let choice = Responses.Choice(text: text, finishReason: finish, logprobs: logprobs,
                                       promptTokenIds: finish != nil && options.returnTokenIds ? p.tokens : nil,
-                                      tokenIds: tokenIds)
+                                      tokenIds: tokenIds, toolCalls: toolCalls)
         return Responses.chunk(id: id, created: created, model: model, chat: chat, index: index, choice: choice,
                                role: first, adapter: adapter, steps: steps)
     }

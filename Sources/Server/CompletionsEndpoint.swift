@@ -1,6 +1,7 @@
 import Adapters
 import Engine
 import Foundation
+import Grammar
 import Model
 import Registry
 import Synchronization
@@ -31,18 +32,27 @@ extension APIService {
                      constraint: constraint)
     }
 
-    func chatCompletions(_ req: ChatRequest, identity: Identity, reply: APIReply, gone: ClientGone,
-                         constraint: TokenConstraintFactory? = nil) throws {
+    /// `body`: the request's JSON as sent (response_format, tools and tool_choice are read from it in order).
+    func chatCompletions(_ req: ChatRequest, body: [UInt8], identity: Identity, reply: APIReply, gone: ClientGone) throws {
         guard let renderChat else {
             throw APIError.invalid("the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
+        let tools = try toolRequest(body)
+        var constraint = try structuredOutput(body)
+        if let forced = tools?.constraint {
+            guard constraint == nil else {
+                throw APIError.invalid("response_format cannot be combined with tool_choice required or a named function",
+                                       code: "invalid_tools")
+            }
+            constraint = forced
+        }
         let text: String
-        do { text = try renderChat(req.messages, true) } catch {
+        do { text = try renderChat(req.messages, true, tools?.toolsJSON) } catch {
             throw APIError.invalid("the chat template failed: \(error)", code: "chat_template_error", param: "messages")
         }
         let prompt = try encodeUntrusted(text, addSpecialTokens: false, gone: gone)
         try generate(model: req.model, prompts: [PromptPlan(tokens: prompt, echoText: "")], options: req.options,
-                     identity: identity, chat: true, reply: reply, constraint: constraint)
+                     identity: identity, chat: true, reply: reply, constraint: constraint, toolFormat: tools?.format)
     }
 
     /// `model` is an adapter name, the base model id (the tenant's default adapter, else the base model), or "auto".
@@ -87,7 +97,7 @@ extension APIService {
 
     /// Runs every candidate (prompts x best_of) as its own engine request and answers them as one response.
     private func generate(model: String, prompts: [PromptPlan], options o: GenerationOptions, identity: Identity, chat: Bool,
-                          reply: APIReply, constraint: TokenConstraintFactory?) throws {
+                          reply: APIReply, constraint: TokenConstraintFactory?, toolFormat: ToolCallFormat? = nil) throws {
         try checkTokenIds(o)
         // LoRAX: `adapter_id` names the adapter; `model` then names the base model (or anything: LoRAX ignores it).
         let resolved = try resolveModel(o.adapterId ?? model, identity: identity, prompt: prompts[0].tokens, scale: o.adapterScale)
@@ -98,7 +108,7 @@ extension APIService {
         defer { if !submitted { release() } }
         let stream = ChoiceStream(service: self, id: newId(chat ? "chatcmpl" : "cmpl"), model: model,
                                   adapter: resolved.name, chat: chat, options: o, prompts: prompts, reply: reply,
-                                  onEnd: release)
+                                  toolFormat: toolFormat, onEnd: release)
         let eos = o.ignoreEOS ? Set<Int>() : Set(engine.model.generation.eosTokenIds)
         let controls = LogitControls(presencePenalty: Float(o.presencePenalty), frequencyPenalty: Float(o.frequencyPenalty),
                                      repetitionPenalty: Float(o.repetitionPenalty),

@@ -63,6 +63,7 @@ extension APIService {
                s.activeByTenant.sorted { $0.key < $1.key }.map { ("tenant=\"\(esc($0.key))\"", String($0.value)) })
         metric("lorad_requests_finished_total", "counter", "Generation requests finished, by reason.",
                s.requestsFinished.sorted { $0.key.rawValue < $1.key.rawValue }.map { ("reason=\"\($0.key.rawValue)\"", String($0.value)) })
+        out += servingMetricsText(compat: serving.metricsCompat)
         return out
     }
 }

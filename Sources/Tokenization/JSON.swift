@@ -1,6 +1,6 @@
 /// A parsed JSON value. Numbers that are integers and fit in `Int` are `.int`; other numbers are `.double`.
 /// Objects keep their members in document order (see `JSONObject`).
-enum JSONValue: Sendable {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case int(Int)
@@ -10,7 +10,7 @@ enum JSONValue: Sendable {
     case object(JSONObject)
 
     /// A short name of the value's JSON type, for error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -21,15 +21,17 @@ enum JSONValue: Sendable {
         }
     }
 
-    var isNull: Bool { if case .null = self { return true } else { return false } }
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
 }
 
 /// A JSON object: members in document order. Lookups by key take the last member with that key (as serde does for
 /// maps). Keys are compared byte for byte, never by Unicode canonical equivalence.
-struct JSONObject: Sendable {
-    var members: [(key: String, value: JSONValue)]
+public struct JSONObject: Sendable {
+    public var members: [(key: String, value: JSONValue)]
 
-    subscript(key: String) -> JSONValue? {
+    public init(members: [(key: String, value: JSONValue)]) { self.members = members }
+
+    public subscript(key: String) -> JSONValue? {
         for member in members.reversed() where member.key.utf8.elementsEqual(key.utf8) { return member.value }
         return nil
     }
@@ -38,7 +40,7 @@ struct JSONObject: Sendable {
 /// A strict RFC 8259 JSON parser over UTF-8 bytes, written for hostile input: nesting depth is limited, strings must
 /// be valid UTF-8 (lone surrogate escapes are rejected), and every failure is a `TokenizerError` naming the byte
 /// offset. Foundation's JSONSerialization is avoided because its number bridging and recursion are not controllable.
-struct JSONParser {
+public struct JSONParser {
     static let maximumDepth = 128
 
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -51,7 +53,7 @@ struct JSONParser {
     }
 
     /// Parses one JSON document. `source` names the document in error messages (e.g. "tokenizer.json").
-    static func parse(_ data: some Collection<UInt8>, source: String) throws -> JSONValue {
+    public static func parse(_ data: some Collection<UInt8>, source: String) throws -> JSONValue {
         let array = Array(data)
         return try array.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(bytes: buffer, source: source)

@@ -262,13 +262,50 @@ public struct CompletionRequest: Sendable, Equatable {
     }
 }
 
-/// One chat message (content as text; array content parts of type "text" are joined).
+/// One chat message (content as text; array content parts of type "text" are joined). A message that carries tool
+/// calls (assistant) or answers one (`tool_call_id`, `name`) also keeps those fields as JSON for the chat template,
+/// with each call's `arguments` string turned into an object as templates expect (vLLM does the same).
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
     public var content: String
-    public init(role: String, content: String) {
+    /// The message as JSON (role, content and the tool fields), when it has tool fields; nil otherwise.
+    public var json: String?
+    public init(role: String, content: String, json: String? = nil) {
         self.role = role
         self.content = content
+        self.json = json
+    }
+
+    static func toolFieldsJSON(_ m: [String: Any], role: String, content: String, index i: Int) throws -> String? {
+        var out: [String: Any] = ["role": role, "content": m["content"] is NSNull || m["content"] == nil ? NSNull() : content]
+        var any = false
+        if let calls = m["tool_calls"], !(calls is NSNull) {
+            guard let list = calls as? [[String: Any]] else {
+                throw APIError.invalid("messages[\(i)].tool_calls must be a list of objects", code: "invalid_type")
+            }
+            out["tool_calls"] = try list.map { call -> [String: Any] in
+                guard var function = call["function"] as? [String: Any], function["name"] is String else {
+                    throw APIError.invalid("messages[\(i)].tool_calls need {\"function\": {\"name\", \"arguments\"}}",
+                                           code: "invalid_type")
+                }
+                if let a = function["arguments"] as? String {
+                    function["arguments"] = (try? JSONSerialization.jsonObject(with: Data(a.utf8))) ?? a
+                }
+                var c = call
+                c["function"] = function
+                return c
+            }
+            any = true
+        }
+        for key in ["tool_call_id", "name"] {
+            if let v = m[key], !(v is NSNull) {
+                guard v is String else { throw APIError.invalid("messages[\(i)].\(key) must be a string", code: "invalid_type") }
+                out[key] = v
+                any = true
+            }
+        }
+        guard any else { return nil }
+        return String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self)
     }
 }
 
@@ -302,8 +339,8 @@ public struct ChatRequest: Sendable, Equatable {
             guard RequestFields.roles.contains(role) else {
                 throw mf.invalid("role", "\(at).role must be one of \(RequestFields.roles.sorted().joined(separator: ", ")), got \"\(role.prefix(32))\"")
             }
-            try StructuredOutput.refuse(message: mf, role: role)
-            try mf.refuseUnknown(RequestFields.message, what: "chat messages")
+            let toolKeys = try StructuredOutput.refuse(message: mf, role: role)
+            try mf.refuseUnknown(RequestFields.message.union(toolKeys), what: "chat messages")
             let content: String
             switch mf.value("content") {
             case nil: content = ""
@@ -318,7 +355,9 @@ public struct ChatRequest: Sendable, Equatable {
             default:
                 throw mf.invalid("content", "\(at).content must be a string", code: "invalid_type")
             }
-            return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+            let finalRole = role == "developer" ? "system" : role
+            return ChatMessage(role: finalRole, content: content,
+                               json: try ChatMessage.toolFieldsJSON(m, role: finalRole, content: content, index: i))
         }
     }
 }

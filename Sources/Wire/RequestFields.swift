@@ -36,43 +36,47 @@ public enum RequestFields {
 
     /// Refuses every top-level field not honoured here (structured output first, through its one place).
     static func check(_ f: Fields, chat: Bool) throws {
-        var known = (chat ? Self.chat : completion).union(extensions).union(try StructuredOutput.refuse(f))
+        var known = (chat ? Self.chat : completion).union(extensions).union(try StructuredOutput.refuse(f, chat: chat))
         for (key, passes) in noOpValues where f.value(key).map(passes) ?? true { known.insert(key) }
         try f.refuseUnknown(known, what: chat ? "/v1/chat/completions" : "/v1/completions")
     }
 }
 
-/// Structured outputs and tool calls (`response_format`, `tools`, `tool_choice`, ...): THE one place they are
-/// handled. Until the grammar work turns them into a `TokenConstraint` for the engine's logits processor, every
-/// field that asks for them is refused here with 400 `unsupported_parameter`.
+/// Structured outputs and tool calls (`response_format`, `tools`, `tool_choice`, ...): THE one place their fields
+/// are admitted. The Server reads them (in order, from the raw body) and turns them into a grammar; what lorad does
+/// not do (`functions`, `function_call`, vLLM's `guided_*`, tools on /v1/completions) is refused with 400
+/// `unsupported_parameter`.
 public enum StructuredOutput {
     /// Top-level request fields, and chat message keys, that belong to structured output and tool calls.
     public static let requestFields = ["response_format", "tools", "tool_choice", "parallel_tool_calls", "functions",
                                        "function_call", "guided_json", "guided_regex", "guided_choice", "guided_grammar"]
-    public static let messageFields = ["tool_calls", "tool_call_id", "function_call"]
+    public static let messageFields = ["tool_calls", "tool_call_id", "function_call", "name"]
+    /// Honoured: `response_format` on both endpoints; the tool fields on chat.
+    static let honoured = ["response_format"]
+    static let honouredInChat = ["tools", "tool_choice", "parallel_tool_calls"]
+    static let honouredMessageFields = ["tool_calls", "tool_call_id", "name"]
 
-    /// Returns the fields present that ask for nothing (`response_format: {"type":"text"}`).
-    static func refuse(_ f: Fields) throws -> Set<String> {
-        var noOps: Set<String> = []
+    /// Returns the fields present that are honoured; refuses the rest.
+    static func refuse(_ f: Fields, chat: Bool) throws -> Set<String> {
+        var known: Set<String> = []
         for key in requestFields {
-            guard let value = f.value(key) else { continue }
-            // `{"type":"text"}` is plain text output: what lorad does.
-            if key == "response_format", let o = value as? [String: Any], o.count == 1, o["type"] as? String == "text" {
-                noOps.insert(key)
+            guard f.value(key) != nil else { continue }
+            if honoured.contains(key) || (chat && honouredInChat.contains(key)) {
+                known.insert(key)
                 continue
             }
-            throw APIError.unsupported(f.param(key), "\"\(f.param(key))\" is not supported yet: lorad has no structured outputs or tool calls")
+            let why = honouredInChat.contains(key) ? "tools are supported on /v1/chat/completions only"
+                : "lorad implements response_format, tools and tool_choice"
+            throw APIError.unsupported(f.param(key), "\"\(f.param(key))\" is not supported: \(why)")
         }
-        return noOps
+        return known
     }
 
-    /// A chat message's tool-call keys, and `tool` messages (answers to tool calls lorad never makes).
-    static func refuse(message m: Fields, role: String) throws {
-        for key in messageFields where m.value(key) != nil {
-            throw APIError.unsupported(m.param(key), "\"\(m.param(key))\" is not supported yet: lorad has no tool calls")
+    /// A chat message's tool-call keys: `function_call` (the old form) is refused; returns the keys honoured.
+    static func refuse(message m: Fields, role: String) throws -> Set<String> {
+        if m.value("function_call") != nil {
+            throw APIError.unsupported(m.param("function_call"), "\"\(m.param("function_call"))\" is not supported: use tool_calls")
         }
-        if role == "tool" {
-            throw APIError.unsupported(m.param("role"), "\"\(m.param("role"))\" \"tool\" is not supported yet: lorad has no tool calls")
-        }
+        return Set(honouredMessageFields.filter { m.value($0) != nil })
     }
 }

@@ -40,8 +40,12 @@ public enum Responses {
         public var logprobs: [LogprobEntry]?
         public var promptTokenIds: [Int]?
         public var tokenIds: [Int]?
+        /// Chat: the message's (or delta's) `tool_calls` in OpenAI's shape; `text` is then the content before them
+        /// (null when empty).
+        public var toolCalls: [[String: Any]]?
         public init(text: String, finishReason: String?, logprobs: [LogprobEntry]? = nil, promptTokenIds: [Int]? = nil,
-                    tokenIds: [Int]? = nil) {
+                    tokenIds: [Int]? = nil, toolCalls: [[String: Any]]? = nil) {
+            self.toolCalls = toolCalls
             self.text = text
             self.finishReason = finishReason
             self.logprobs = logprobs
@@ -69,7 +73,10 @@ public enum Responses {
         if chat {
             var message: [String: Any] = [:]
             if role || !chunk { message["role"] = "assistant" }
-            if !chunk || !choice.text.isEmpty { message["content"] = choice.text }
+            if !chunk || !choice.text.isEmpty {
+                message["content"] = choice.toolCalls != nil && choice.text.isEmpty ? NSNull() : choice.text
+            }
+            if let calls = choice.toolCalls { message["tool_calls"] = calls }
             c[chunk ? "delta" : "message"] = message
             c["logprobs"] = choice.logprobs.map(chatLogprobs) ?? NSNull()
         } else {

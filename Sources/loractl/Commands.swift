@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Wire
 #if canImport(Glibc)
@@ -18,14 +19,18 @@ struct Commands {
             """,
         "tenants": """
             usage: loractl tenants list | add NAME [--uid UID] [--token] [--max-concurrent N] [--max-adapters N]
-                                   [--default-adapter A] | rm NAME
+                                   [--default-adapter A] | rm NAME | token NAME [--hash-only]
+              token NAME: a new bearer token for NAME from the daemon; with --hash-only no daemon is asked: the token
+              goes to stderr and its tenants-file line (`token NAME sha256:...`) to stdout
               example: loractl tenants add alice --uid 1001 --token
+              example: loractl tenants token alice --hash-only >> tenants.conf
             """,
         "generate": """
             usage: loractl generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream]
-                                    [--ignore-eos] PROMPT
+                                    [--ignore-eos] [--json-schema FILE [--strict]] PROMPT
               PROMPT - reads the prompt from stdin; --adapter auto lets the daemon choose; --ignore-eos generates
-              max-tokens tokens even past the model's end-of-sequence token
+              max-tokens tokens even past the model's end-of-sequence token; --json-schema makes the output JSON
+              valid under the schema in FILE (response_format json_schema; --strict: OpenAI's strict-mode rules)
               example: loractl generate --adapter sql --max-tokens 32 "SELECT name FROM"
             """,
     ]
@@ -230,7 +235,7 @@ struct Commands {
     // MARK: tenants
 
     func tenants(_ args: [String]) throws {
-        guard let sub = args.first else { throw UsageError("tenants needs a subcommand: list, add, rm") }
+        guard let sub = args.first else { throw UsageError("tenants needs a subcommand: list, add, rm, token") }
         let rest = Array(args.dropFirst())
         switch sub {
         case "list":
@@ -262,6 +267,22 @@ struct Commands {
                 }
                 return text
             }
+        case "token":
+            let f = try Flags(rest, options: [], switches: ["hash-only"])
+            let name = try one(f, "tenants token")
+            guard f.has("hash-only") else {
+                let body = try expectOK(client.call("POST", "/v1/tenants/\(name)/tokens"))
+                emit(body) { "token for \(name) (shown once, store it now): \(Output.string((body as? [String: Any])?["token"]))" }
+                return
+            }
+            let token = BearerToken.generate()
+            let line = "token \(name) \(TokenHash(token: token).text)"
+            if json {
+                print(String(decoding: JSON.encode(["tenant": name, "token": token, "line": line]), as: UTF8.self))
+            } else {
+                FileHandle.standardError.write(Data("token for \(name) (shown once, give it to the client): \(token)\n".utf8))
+                print(line)
+            }
         case "rm":
             let name = try one(try Flags(rest, options: [], switches: []), "tenants rm")
             let body = try expectOK(client.call("DELETE", "/v1/tenants/\(name)"))
@@ -274,8 +295,8 @@ struct Commands {
     // MARK: generate
 
     func generate(_ args: [String]) throws {
-        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed"],
-                          switches: ["no-stream", "ignore-eos"])
+        let f = try Flags(args, options: ["adapter", "max-tokens", "temperature", "seed", "json-schema"],
+                          switches: ["no-stream", "ignore-eos", "strict"])
         guard f.positional.count == 1 else { throw UsageError("generate takes one PROMPT (or - to read stdin)") }
         var prompt = f.positional[0]
         if prompt == "-" {
@@ -294,8 +315,14 @@ struct Commands {
         if let t = try f.double("temperature") { body["temperature"] = t }
         if let s = try f.int("seed", in: 0...Int.max) { body["seed"] = s }
         if f.has("ignore-eos") { body["ignore_eos"] = true }
+        var raw: [(String, String)] = []
+        if let path = f.values["json-schema"] {
+            raw.append(("response_format", try Self.responseFormat(schemaFile: path, strict: f.has("strict"))))
+        } else if f.has("strict") {
+            throw UsageError("--strict goes with --json-schema FILE")
+        }
         if f.has("no-stream") || json {
-            let answer = try expectOK(client.call("POST", "/v1/completions", json: body))
+            let answer = try expectOK(client.call("POST", "/v1/completions", json: body, raw: raw))
             let text = ((answer as? [String: Any])?["choices"] as? [[String: Any]])?.first?["text"] as? String ?? ""
             emit(answer) { text }
             return
@@ -303,7 +330,7 @@ struct Commands {
         body["stream"] = true
         Interrupt.install()
         var failure: String?
-        let answer = try client.stream("POST", "/v1/completions", json: body) { data in
+        let answer = try client.stream("POST", "/v1/completions", json: body, raw: raw) { data in
             if data == "[DONE]" { return }
             guard let event = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return }
             if let e = event["error"] as? [String: Any] {
@@ -317,6 +344,21 @@ struct Commands {
         if answer.status != 200 { try expectOK(answer) }
         print("")
         if let failure { throw DaemonError(description: failure) }
+    }
+}
+
+extension Commands {
+    /// `{"type": "json_schema", ...}` around the schema file's text as written (its property order is the
+    /// output's); the file must be JSON.
+    static func responseFormat(schemaFile path: String, strict: Bool) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("cannot read the JSON schema file \(path)")
+        }
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw UsageError("\(path) is not a JSON object (a JSON schema)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        return #"{"type":"json_schema","json_schema":{"name":"schema","strict":\#(strict),"schema":\#(text)}}"#
     }
 }
 

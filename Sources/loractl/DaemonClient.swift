@@ -87,6 +87,17 @@ final class DaemonClient {
         }
     }
 
+    /// A JSON object body with `raw` members added as given (JSON text kept byte for byte, e.g. a schema whose
+    /// member order matters; JSONSerialization would reorder it).
+    static func encode(_ json: Any, raw: [(String, String)]) throws -> [UInt8] {
+        var body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]))
+        for (key, value) in raw where body.last == 0x7D {
+            body.removeLast()
+            body += Array(((body.count > 1 ? "," : "") + "\"\(key)\":\(value)}").utf8)
+        }
+        return body
+    }
+
     /// Writes a request. When the daemon closed the connection first (it refused it: too many connections,
     /// shutting down), its answer is usually waiting to be read: that answer is returned instead of "Broken pipe".
     private func sendRequest(_ fd: Int32, _ bytes: [UInt8]) throws -> DaemonResponse? {
@@ -101,8 +112,8 @@ final class DaemonClient {
     }
 
     /// Sends one request and returns the whole response.
-    func call(_ method: String, _ path: String, json: Any? = nil) throws -> DaemonResponse {
-        let body = try json.map { Array(try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])) }
+    func call(_ method: String, _ path: String, json: Any? = nil, raw: [(String, String)] = []) throws -> DaemonResponse {
+        let body = try json.map { try Self.encode($0, raw: raw) }
         let fd = try connectSocket()
         defer { close(fd) }
         if let refusal = try sendRequest(fd, requestBytes(method, path, body: body)) { return refusal }
@@ -114,8 +125,9 @@ final class DaemonClient {
 
     /// Sends one request whose answer may be an event stream: `onEvent` gets each `data:` payload as it arrives.
     /// A non-stream answer (an error) is returned whole, with `onEvent` never called.
-    func stream(_ method: String, _ path: String, json: Any, onEvent: (String) throws -> Void) throws -> DaemonResponse {
-        let body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]))
+    func stream(_ method: String, _ path: String, json: Any, raw: [(String, String)] = [],
+                onEvent: (String) throws -> Void) throws -> DaemonResponse {
+        let body = try Self.encode(json, raw: raw)
         let fd = try connectSocket()
         Self.activeDescriptor = fd
         defer {

@@ -18,6 +18,7 @@ let usage = """
       tenants list                               (admin)
       tenants add NAME [--uid UID] [--token] [--max-concurrent N] [--max-adapters N] [--default-adapter A]
       tenants rm NAME
+      tenants token NAME [--hash-only]           a new token (--hash-only: no daemon; the tenants-file line)
       generate [--adapter NAME] [--max-tokens N] [--temperature T] [--seed S] [--no-stream] [--ignore-eos] PROMPT
                                                  (PROMPT - reads stdin)
 

@@ -24,6 +24,9 @@ let benchUsage = """
                  [--repeat 1] [--max-batch-tokens 256]
                  tokens per step and decode speedup of lookahead against plain greedy decoding, per batch size
                  (mixed adapters from DIR/adapters above batch 1) and prompt kind, outputs checked identical
+      grammar    --tokenizer DIR [--schema FILE] [--steps 256] [--sequences 8]
+                 constrained decoding's mask time per step per sequence (JSON schema and json_object), walking
+                 seeded random legal tokens; the trie build and grammar compile times
       matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...] [--paths avx2,avx512]
                  our kernel against OpenBLAS sgemm (and on each CPU path, the paths taking turns)
       qmatmul    [--types q4_K,q6_K,...] [--rows 1,128] [--paths avx512,avx2]   quantized products per type and
@@ -45,6 +48,7 @@ func benchCommand(_ args: [String]) throws {
     case "lookahead": try benchLookahead(rest)
     case "matmul": try benchMatmul(rest)
     case "qmatmul": try benchQuantMatmul(rest)
+    case "grammar": try benchGrammar(rest)
     case "tokenizer": try benchTokenizerCommand(rest)
     case "--help", "-h", "help": print(benchUsage)
     default: throw UsageError("unknown bench scenario \"\(scenario)\"")

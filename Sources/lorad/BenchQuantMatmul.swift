@@ -91,13 +91,15 @@ func benchQuantMatmul(_ args: [String]) throws {
     }
     for M in rowCounts {
         // Each comparison cycles its own copies (its set far past the caches); all take turns within every trial.
+        // From 16 rows on the product is compute-bound: two copies suffice (and keep the run short).
         var times = [Double](repeating: .infinity, count: comparisons.count)
-        for comparison in comparisons { for c in 0..<comparison.copies { comparison.body(c, M) } }  // warm
+        let used = comparisons.map { M >= 16 ? min(2, $0.copies) : $0.copies }
+        for (i, comparison) in comparisons.enumerated() { for c in 0..<used[i] { comparison.body(c, M) } }  // warm
         for _ in 0..<trials {
             for (i, comparison) in comparisons.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
-                for c in 0..<comparison.copies { comparison.body(c, M) }
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(comparison.copies)
+                for c in 0..<used[i] { comparison.body(c, M) }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(used[i])
                 times[i] = min(times[i], seconds)
             }
         }

@@ -29,6 +29,8 @@ final class Daemon: Sendable {
     let registry: Registry
     let service: APIService
     let server: HTTPServer
+    let replicas: ReplicaListeners
+    let declared: DeclaredSync?
 
     init(_ settings: ServeSettings) throws {
         self.settings = settings
@@ -92,6 +94,17 @@ final class Daemon: Sendable {
         server = try HTTPServer(configuration: http) { request, responder in
             service.handle(HTTPBridge.call(from: request), reply: HTTPAPIReply(responder))
         }
+        service.serving.metricsCompat = settings.replica.metricsCompat
+        service.residency.maxResident = settings.replica.maxLoras
+        replicas = try ReplicaListeners(settings: settings.replica, service: service, http: http)
+        if settings.replica.tenantsFile != nil || settings.replica.adaptersFile != nil {
+            let sync = DeclaredSync(service: service, tenantsFile: settings.replica.tenantsFile,
+                                    adaptersFile: settings.replica.adaptersFile)
+            try DeclaredWatcher.applyAtStart(sync)
+            declared = sync
+        } else {
+            declared = nil
+        }
         try registerStartupAdapters()
         restorePins()
     }
@@ -110,7 +123,7 @@ final class Daemon: Sendable {
 
     /// The model's chat template as a renderer (nil when tokenizer_config.json has none). A template this renderer
     /// cannot parse is an error at start-up, not at the first chat request.
-    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool) throws -> String)? {
+    static func chatRenderer(tokenizer: Tokenizer) throws -> (@Sendable ([Wire.ChatMessage], Bool, String?) throws -> String)? {
         guard let source = tokenizer.chatTemplate else { return nil }
         let template: ChatTemplate
         do { template = try ChatTemplate(source: source) } catch {
@@ -119,14 +132,17 @@ final class Daemon: Sendable {
         }
         let bos = tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
         let eos = tokenizer.eosTokenId.flatMap { tokenizer.token(forId: $0) } ?? ""
-        return { messages, addGenerationPrompt in
-            let list = JinjaValue.list(messages.map { m in
-                JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
+        return { messages, addGenerationPrompt, tools in
+            let list = JinjaValue.list(try messages.map { m in
+                // A message with tool calls or a tool result comes as JSON (content null stays None).
+                if let json = m.json { return try JinjaValue(jsonString: json) }
+                return JinjaValue.dict(JinjaDict([("role", .string(m.role)), ("content", .string(m.content))]))
             })
             return try template.render(["messages": list, "add_generation_prompt": .bool(addGenerationPrompt),
                                         "bos_token": .string(bos), "eos_token": .string(eos),
                                         // transformers passes these as None when a request has none.
-                                        "tools": .none, "documents": .none])
+                                        "tools": try tools.map { try JinjaValue(jsonString: $0) } ?? .none,
+                                        "documents": .none])
         }
     }
 
@@ -173,7 +189,11 @@ final class Daemon: Sendable {
             where_ += " and tcp \(tcp.host.contains(":") ? "[\(tcp.host)]" : tcp.host):\(port)"
         }
         try server.start()
+        try replicas.start()
+        where_ += replicas.summary
         try installSignalHandlers()
+        if let declared { DeclaredWatcher(sync: declared).start() }
+        service.serving.notReadyReason = nil
         log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads, cpu path \(CPUPath.summary))")
         if activated.isEmpty {
             let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -202,6 +222,7 @@ final class Daemon: Sendable {
     private func stop(signal: Int32) {
         log("lorad: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(Int(settings.drainSeconds)) s)")
         SystemdNotify.send("STOPPING=1")
+        service.serving.notReadyReason = "draining"
         server.stopAccepting()
         let finished = engine.drain(timeout: settings.drainSeconds)
         // Requests still running are cancelled now: their streams end with finish_reason "cancelled" and [DONE]
@@ -209,6 +230,7 @@ final class Daemon: Sendable {
         engine.shutdown()
         _ = server.drain(timeout: .seconds(5))
         server.shutdown()
+        replicas.shutdown()
         registry.close()
         log(finished ? "lorad: stopped" : "lorad: stopped (requests still running were cancelled)")
         exit(0)

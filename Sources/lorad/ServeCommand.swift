@@ -30,7 +30,7 @@ let serveOptions: [(name: String, value: String, help: String)] = [
     ("request-timeout", "S", "a request begun must arrive whole within S seconds, else 408 (default 30)"),
     ("drain-seconds", "S", "on SIGTERM/SIGINT, how long running requests may take to finish (default 30)"),
     ("config", "FILE", "read options from FILE (`name = value` lines, # comments); flags on the command line win"),
-]
+] + replicaOptions
 
 let serveUsage: String = {
     var s = "usage: lorad serve [options]\n  serves the OpenAI-compatible API and adapter management over a Unix socket\n\noptions:\n"
@@ -76,6 +76,8 @@ struct ServeSettings {
     var maxBodyBytes: Int
     var drainSeconds: Double
     var requestTimeout: Double
+    /// Running as one replica of many: metrics listener, adapter sync, declarative files (ReplicaSettings.swift).
+    var replica: ReplicaSettings
 
     init(_ a: Arguments) throws {
         let env = ProcessInfo.processInfo.environment
@@ -124,6 +126,7 @@ struct ServeSettings {
         guard drainSeconds >= 0 else { throw UsageError("--drain-seconds must not be negative") }
         requestTimeout = try a.double("request-timeout") ?? 30
         guard requestTimeout > 0 && requestTimeout <= 3600 else { throw UsageError("--request-timeout must be in (0, 3600]") }
+        replica = try ReplicaSettings(a)
     }
 }
 

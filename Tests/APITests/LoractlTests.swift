@@ -78,6 +78,15 @@ import TestSupport
         let asCarol = try loractl(["tenants", "list"], token: token)
         #expect(asCarol.status == 1)
         #expect(asCarol.stderr.contains("admin"))
+        // Another token from the daemon; and a token with its tenants-file line, made without asking the daemon.
+        let more = try loractl(["tenants", "token", "carol"])
+        #expect(more.status == 0, "\(more.stderr)")
+        let second = try #require(more.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        #expect(try loractl(["status"], token: second).status == 0)
+        let offline = try json(try runProduct("loractl", ["--socket", "/tmp/lorad-no-such.sock", "--json", "tenants", "token",
+                                                          "carol", "--hash-only"]))
+        #expect((offline["token"] as? String)?.hasPrefix("lrd_") == true)
+        #expect((offline["line"] as? String)?.hasPrefix("token carol sha256:") == true)
         #expect(try loractl(["tenants", "rm", "carol"]).status == 0)
         #expect(try loractl(["status"], token: token).status == 1)
     }
@@ -96,6 +105,29 @@ import TestSupport
         #expect((j["lorad"] as? [String: Any])?["adapter"] as? String == "a2-r16-all-rslora")
         let base = try loractl(["generate", "--max-tokens", "4", "--no-stream", "Hi"])
         #expect(base.status == 0)
+    }
+
+    /// --json-schema: the output (streamed or whole) is JSON valid under the file's schema, properties in the
+    /// file's order; a file that is not a schema is a usage error, a schema the daemon refuses a daemon error.
+    @Test func generateWithAJSONSchema() throws {
+        let dir = try Fixtures.temporaryDirectory("lorad-schema")
+        let schema = #"{"type":"object","properties":{"zeta":{"type":"string","maxLength":6},"alpha":{"enum":[1,2,3]}},"required":["zeta","alpha"],"additionalProperties":false}"#
+        let file = dir.appendingPathComponent("schema.json")
+        try schema.write(to: file, atomically: true, encoding: .utf8)
+        for extra in [[], ["--no-stream"], ["--temperature", "0.9", "--seed", "4"]] {
+            let r = try loractl(["generate", "--adapter", "a1-r8-qv", "--max-tokens", "200", "--temperature", "0",
+                                 "--json-schema", file.path, "--strict"] + extra + ["Give me JSON"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let text = r.stdout.trimmingCharacters(in: .newlines)
+            #expect(SchemaValidator(schema).problem(text) == nil, "\(text)")
+            #expect(text.range(of: "zeta")?.lowerBound ?? text.endIndex < text.range(of: "alpha")?.lowerBound ?? text.startIndex)
+        }
+        try "[1, 2]".write(to: file, atomically: true, encoding: .utf8)
+        let notSchema = try loractl(["generate", "--json-schema", file.path, "x"])
+        #expect(notSchema.status == 2 && notSchema.stderr.contains("is not a JSON object"))
+        try #"{"type":"object","properties":{"a":{"type":"string"}}}"#.write(to: file, atomically: true, encoding: .utf8)
+        let refused = try loractl(["generate", "--json-schema", file.path, "--strict", "x"])
+        #expect(refused.status == 1 && refused.stderr.contains("strict mode needs"), "\(refused.stderr)")
     }
 
     @Test func exitCodes() throws {

@@ -7,16 +7,10 @@ import TestSupport
 /// Products over quantized weights: the scalar reference against exact arithmetic on the dequantized weights (within
 /// the activations' quantization error), every instruction-set path the host has against the reference, and batch
 /// invariance (a row's result is the same bits whatever M, its place in the batch, or the output split).
-@Suite(.serialized) struct QuantMatmulTests {
-    /// Paths this host can run (lk_isa_force switches between them; the suite is serialized for that).
+@Suite struct QuantMatmulTests {
+    /// Paths this host can run. Each is called by name (lk_q_*_on), never by switching the process's path, which
+    /// other suites running at the same time depend on.
     static var paths: [Int32] { (0...lk_isa_best()).map { Int32($0) } }
-
-    static func withPath<T>(_ isa: Int32, _ body: () throws -> T) rethrows -> T {
-        let saved = lk_isa()
-        precondition(lk_isa_force(isa) == isa)
-        defer { _ = lk_isa_force(saved) }
-        return try body()
-    }
 
     struct Case {
         let type: QuantType
@@ -39,9 +33,9 @@ import TestSupport
         return Case(type: type, N: N, K: K, M: M, x: x, matrix: m, dequantized: deq)
     }
 
-    static func quantizedActivations(_ c: Case) -> [UInt8] {
+    static func quantizedActivations(_ c: Case, path isa: Int32) -> [UInt8] {
         var qx = [UInt8](repeating: 0, count: c.matrix.activationBytes(rows: c.M))
-        c.matrix.quantizeActivations(x: c.x, ldx: c.K, rows: c.M, into: &qx)
+        precondition(lk_q_quantize_act_on(isa, c.type.rawValue, c.x, c.K, c.M, c.K, &qx) == 1)
         return qx
     }
 
@@ -51,9 +45,23 @@ import TestSupport
         return y
     }
 
-    static func product(_ c: Case, _ qx: [UInt8]) -> [Float] {
+    /// Outputs `outputs` of rows [m0, m0 + rows) of the activations, on path `isa`, into y [M, N].
+    static func product(_ c: Case, _ qx: [UInt8], path isa: Int32, rows: Range<Int>? = nil, outputs: Range<Int>? = nil,
+                        into y: inout [Float]) {
+        let r = rows ?? 0..<c.M, o = outputs ?? 0..<c.N
+        let rb = c.matrix.activationBytes(rows: 1)
+        qx.withUnsafeBytes { q in
+            y.withUnsafeMutableBufferPointer { yp in
+                precondition(lk_q_matmul_on(isa, c.type.rawValue, c.matrix.blocks, c.K, o.lowerBound, o.upperBound,
+                                            q.baseAddress! + r.lowerBound * rb, r.count,
+                                            yp.baseAddress! + r.lowerBound * c.N, c.N) == 1)
+            }
+        }
+    }
+
+    static func product(_ c: Case, _ qx: [UInt8], path isa: Int32) -> [Float] {
         var y = [Float](repeating: .nan, count: c.M * c.N)
-        c.matrix.matmul(quantized: qx, rows: c.M, y: &y, ldy: c.N)
+        product(c, qx, path: isa, into: &y)
         return y
     }
 
@@ -83,7 +91,7 @@ import TestSupport
     func referenceIsTheProductOfTheDequantizedWeightsWithinActivationRounding(type: QuantType) {
         for (i, s) in Self.shapes.enumerated() {
             let c = Self.makeCase(type, N: s.N, K: s.K, M: s.M, seed: UInt64(i) + 11)
-            let y = Self.reference(c, Self.quantizedActivations(c))
+            let y = Self.reference(c, Self.quantizedActivations(c, path: Int32(LK_ISA_SCALAR)))
             // Activations are rounded per block to amax / 127 steps: |error| <= sum_k |w_k| amax(block of k) / 254.
             let block = type.isQuantized ? (type.blockElements == 256 ? 256 : 32) : 1
             let magnitude = Self.magnitudes(c)
@@ -109,16 +117,14 @@ import TestSupport
     func everyPathMatchesTheReference(type: QuantType) {
         for (i, s) in Self.shapes.enumerated() {
             let c = Self.makeCase(type, N: s.N, K: s.K, M: s.M, seed: UInt64(i) + 21)
-            let qxRef = Self.withPath(Int32(LK_ISA_SCALAR)) { Self.quantizedActivations(c) }
+            let qxRef = Self.quantizedActivations(c, path: Int32(LK_ISA_SCALAR))
             let ref = Self.reference(c, qxRef)
             let magnitude = Self.magnitudes(c)
             var byPath: [Int32: [Float]] = [:]
             for isa in Self.paths {
                 let name = String(cString: lk_isa_name(isa))
-                let (qx, y) = Self.withPath(isa) { () -> ([UInt8], [Float]) in
-                    let qx = Self.quantizedActivations(c)
-                    return (qx, Self.product(c, qx))
-                }
+                let qx = Self.quantizedActivations(c, path: isa)
+                let y = Self.product(c, qx, path: isa)
                 #expect(qx == qxRef, "\(type.name) \(name): activations quantized differently from the scalar path")
                 // Integer block sums are exact on every path; only the order of the float sums differs.
                 var worst = 0.0
@@ -143,30 +149,21 @@ import TestSupport
         let c = Self.makeCase(type, N: 53, K: 512, M: 21, seed: 99)
         for isa in Self.paths {
             let name = String(cString: lk_isa_name(isa))
-            Self.withPath(isa) {
-                let qx = Self.quantizedActivations(c)
-                let whole = Self.product(c, qx)
-                let rb = c.matrix.activationBytes(rows: 1)
-                // Each row alone (M = 1, the decode path), and rows in groups of 3 with outputs split unevenly.
-                for m in 0..<c.M {
-                    var y = [Float](repeating: .nan, count: c.N)
-                    qx.withUnsafeBytes { c.matrix.matmul(quantized: $0.baseAddress! + m * rb, rows: 1, y: &y, ldy: c.N) }
-                    #expect(Array(whole[m * c.N..<(m + 1) * c.N]) == y, "\(type.name) \(name): row \(m) alone differs")
-                }
-                var split = [Float](repeating: .nan, count: c.M * c.N)
-                for m0 in stride(from: 0, to: c.M, by: 3) {
-                    let rows = min(3, c.M - m0)
-                    for outputs in [0..<5, 5..<6, 6..<37, 37..<53] {
-                        qx.withUnsafeBytes { q in
-                            split.withUnsafeMutableBufferPointer { y in
-                                c.matrix.matmul(quantized: q.baseAddress! + m0 * rb, rows: rows,
-                                                y: y.baseAddress! + m0 * c.N, ldy: c.N, outputs: outputs)
-                            }
-                        }
-                    }
-                }
-                #expect(split == whole, "\(type.name) \(name): rows in groups of 3 with split outputs differ")
+            let qx = Self.quantizedActivations(c, path: isa)
+            let whole = Self.product(c, qx, path: isa)
+            // Each row alone (M = 1, the decode path), and rows in groups of 3 with outputs split unevenly.
+            for m in 0..<c.M {
+                var y = [Float](repeating: .nan, count: c.M * c.N)
+                Self.product(c, qx, path: isa, rows: m..<m + 1, into: &y)
+                #expect(whole[m * c.N..<(m + 1) * c.N] == y[m * c.N..<(m + 1) * c.N], "\(type.name) \(name): row \(m) alone differs")
             }
+            var split = [Float](repeating: .nan, count: c.M * c.N)
+            for m0 in stride(from: 0, to: c.M, by: 3) {
+                for outputs in [0..<5, 5..<6, 6..<37, 37..<53] {
+                    Self.product(c, qx, path: isa, rows: m0..<min(c.M, m0 + 3), outputs: outputs, into: &split)
+                }
+            }
+            #expect(split == whole, "\(type.name) \(name): rows in groups of 3 with split outputs differ")
         }
     }
 
@@ -178,6 +175,10 @@ import TestSupport
         for m in 0..<c.M { for k in 0..<c.K { x[m * ldx + k] = c.x[m * c.K + k] } }
         var y = [Float](repeating: .nan, count: c.M * c.N)
         c.matrix.matmul(x: x, ldx: ldx, rows: c.M, y: &y)
-        #expect(y == Self.product(c, Self.quantizedActivations(c)))
+        var qx = [UInt8](repeating: 0, count: c.matrix.activationBytes(rows: c.M))
+        c.matrix.quantizeActivations(x: c.x, ldx: c.K, rows: c.M, into: &qx)
+        var expected = [Float](repeating: .nan, count: c.M * c.N)
+        c.matrix.matmul(quantized: qx, rows: c.M, y: &expected, ldy: c.N)
+        #expect(y == expected)
     }
 }

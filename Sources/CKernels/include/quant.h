@@ -69,4 +69,10 @@ void lk_q_matmul(int type, const void *w, size_t K, size_t n0, size_t n1, const 
 void lk_q_matmul_ref(int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
                      size_t ldy);
 
+/// lk_q_quantize_act / lk_q_matmul on path `isa` (LK_ISA_*) whatever lk_isa() says, without touching the process's
+/// path (tests compare paths while other threads compute). Return 0, doing nothing, when this CPU lacks the path.
+int lk_q_quantize_act_on(int isa, int type, const float *x, size_t ldx, size_t M, size_t K, void *qx);
+int lk_q_matmul_on(int isa, int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
+                   size_t ldy);
+
 #endif

@@ -37,15 +37,26 @@ public final class LookaheadState {
     /// Candidate tokens after the input one: at most N - 1, and one fewer than the tokens still allowed.
     func candidateLength(maxNew: Int) -> Int { max(0, min(shape.n - 1, maxNew - 1)) }
 
-    private func trie(input: Int, maxNew: Int, limit: Int) -> [CandidateNode] {
+    /// `legalPrefix(c)`: how many leading tokens of candidate `c` may be proposed (a grammar's constraint cuts a
+    /// candidate at its first token the grammar rejects; nil: all).
+    /// `forced`: tokens known to come next (a grammar's single legal continuation), proposed first.
+    private func trie(input: Int, maxNew: Int, limit: Int, legalPrefix: (([Int]) -> Int)?,
+                      forced: [Int] = []) -> [CandidateNode] {
         let length = candidateLength(maxNew: maxNew)
         guard length > 0 else { return [] }
-        return CandidateNode.trie(pool.candidates(for: input, limit: shape.g), length: length, limit: limit)
+        var candidates = pool.candidates(for: input, limit: shape.g)
+        if !forced.isEmpty { candidates.insert(forced, at: 0) }
+        if let legalPrefix {
+            candidates = candidates.map { Array($0.prefix(length)) }.map { Array($0.prefix(legalPrefix($0))) }
+                .filter { !$0.isEmpty }
+        }
+        return CandidateNode.trie(candidates, length: length, limit: limit)
     }
 
     /// Rows the verification branch would take now (shared prefixes merged).
-    public func candidateRowCount(input: Int, maxNew: Int) -> Int {
-        trie(input: input, maxNew: maxNew, limit: shape.candidateRows).count
+    public func candidateRowCount(input: Int, maxNew: Int, legalPrefix: (([Int]) -> Int)? = nil,
+                                  forced: [Int] = []) -> Int {
+        trie(input: input, maxNew: maxNew, limit: shape.candidateRows, legalPrefix: legalPrefix, forced: forced).count
     }
 
     /// Rows the window would take now; 0 when it cannot help (no tokens left to gain, or past the context).
@@ -56,8 +67,11 @@ public final class LookaheadState {
 
     /// This step's rows for input token `input` at `position`: up to `candidateRows` trie rows, and the window
     /// when `withWindow`.
-    public func draft(input: Int, position: Int, maxNew: Int, candidateRows: Int, withWindow: Bool) -> LookaheadDraft {
-        LookaheadDraft(input: input, position: position, nodes: trie(input: input, maxNew: maxNew, limit: candidateRows),
+    public func draft(input: Int, position: Int, maxNew: Int, candidateRows: Int, withWindow: Bool,
+                      legalPrefix: (([Int]) -> Int)? = nil, forced: [Int] = []) -> LookaheadDraft {
+        LookaheadDraft(input: input, position: position,
+                       nodes: trie(input: input, maxNew: maxNew, limit: candidateRows, legalPrefix: legalPrefix,
+                                   forced: forced),
                        window: withWindow ? window : nil)
     }
 
