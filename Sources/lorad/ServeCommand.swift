@@ -38,7 +38,7 @@ let serveUsage: String = {
         let flag = "  --\(o.name) \(o.value)"
         s += flag.padding(toLength: max(flag.count + 2, 34), withPad: " ", startingAt: 0) + o.help + "\n"
     }
-    s += "\nexample: lorad serve --model demo --register-adapters adapters --socket /tmp/lorad.sock\n"
+    s += "\nexample: lorad serve --model demo --register-adapters adapters/demo --socket /tmp/lorad.sock\n"
     return s
 }()
 

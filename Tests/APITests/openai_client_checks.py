@@ -263,6 +263,12 @@ def check_requests():
 
 
 def check_rate_limit():
+    # (First, while nothing runs.) More choices than the tenant may ever run at once: 400, not a 429 that no retry could cure.
+    try:
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=2, n=2)
+        raise AssertionError("n above the tenant's limit was accepted")
+    except openai.BadRequestError as e:
+        assert "exceed" in e.body.get("message", ""), e.body
     # The token's tenant may run one request at a time (the test made it so): a second gets 429 with Retry-After.
     stream = client.completions.create(model=MODEL, prompt="Hi", max_tokens=400, stream=True,
                                        extra_body={"ignore_eos": True})
@@ -274,12 +280,6 @@ def check_rate_limit():
         assert e.response.headers.get("retry-after") == "1", dict(e.response.headers)
         assert e.body.get("code") == "rate_limited", e.body
     stream.close()
-    # More choices than the tenant may ever run at once: 400, not a 429 that no retry could cure.
-    try:
-        client.completions.create(model=MODEL, prompt="Hi", max_tokens=2, n=2)
-        raise AssertionError("n above the tenant's limit was accepted")
-    except openai.BadRequestError as e:
-        assert "exceed" in e.body.get("message", ""), e.body
 
 
 {"fields": check_fields, "sampling": check_sampling, "choices": check_choices, "echo": check_echo,

@@ -15,18 +15,32 @@ import TestSupport
         try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
     }
 
-    /// A demo daemon with the repository's adapters registered, as `make run` starts it, plus a TCP listener.
+    /// A demo daemon with the demo model's adapters registered, as `make run RUN_MODEL=demo` starts it, plus a TCP
+    /// listener.
     static func demoDaemon() throws -> TestDaemon {
         try TestDaemon(model: "demo", extraArguments: [
-            "--register-adapters", root.appendingPathComponent("adapters").path, "--listen-tcp", "127.0.0.1:0",
+            "--register-adapters", TourModel.demoAdapters.path, "--listen-tcp", "127.0.0.1:0",
         ])
     }
 
-    static func run(_ commands: [DocCommand], scripts: [String: String] = [:]) throws {
-        let daemon = try demoDaemon()
+    /// The daemon the README tour runs on, as `make run` starts it, plus a TCP listener: SmolLM2-135M-Instruct with
+    /// the adapters trained for it when the model is cached (`make model`, `make run`, `make test` fetch it), else
+    /// the demo model with its random adapters. True with the real model.
+    static func tourDaemon() throws -> (TestDaemon, Bool) {
+        guard let gguf = TourModel.cachedGGUF else { return (try demoDaemon(), false) }
+        return (try TestDaemon(model: gguf.path, extraArguments: [
+            "--register-adapters", TourModel.adapters.path, "--listen-tcp", "127.0.0.1:0",
+        ]), true)
+    }
+
+    /// Runs `commands` against `daemon` (the demo daemon when nil); with `realModel`, generated text must also start
+    /// as documented.
+    static func run(_ commands: [DocCommand], scripts: [String: String] = [:], daemon: TestDaemon? = nil,
+                    realModel: Bool = false) throws {
+        let daemon = try daemon ?? demoDaemon()
         defer { daemon.stop() }
         if let missingCurl { Issue.record(Comment(rawValue: missingCurl)); return }
-        let runner = try DocRunner(daemon: daemon, scripts: scripts)
+        let runner = try DocRunner(daemon: daemon, scripts: scripts, realModel: realModel)
         for c in commands {
             if let problem = try runner.check(c) {
                 Issue.record("\(problem)\(runner.skippedSummary)\n--- daemon log:\n\(daemon.log)")
@@ -40,13 +54,16 @@ import TestSupport
         let commands = DocExamples.commands(readme, file: "README.md", section: section)
         // The tour keeps showing what a newcomer needs.
         let all = commands.map(\.command).joined(separator: "\n")
-        for needed in ["make run", "loractl adapters list", "loractl generate --adapter sql", "curl -s --unix-socket",
-                       "loractl tenants add", "Authorization: Bearer", "python3 openai_tour.py"] {
+        for needed in ["make run", "loractl adapters list", "loractl generate --adapter sql", "--adapter french",
+                       "--adapter python", "--adapter auto", "curl -s --unix-socket", "loractl tenants add",
+                       "Authorization: Bearer", "python3 openai_tour.py"] {
             #expect(all.contains(needed), "the README tour no longer shows \(needed)")
         }
         let scripts = DocExamples.scripts(readme, language: "python", section: section)
         #expect(scripts["openai_tour.py"]?.contains("from openai import OpenAI") == true)
-        try Self.run(commands, scripts: scripts)
+        #expect(scripts["openai_tour.py"]?.contains("client.chat.completions.create") == true)
+        let (daemon, realModel) = try Self.tourDaemon()
+        try Self.run(commands, scripts: scripts, daemon: daemon, realModel: realModel)
     }
 
     @Test func apiDocExamplesRunAsWritten() throws {
