@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "ModelFactory", dependencies: ["Model", "Safetensors"], swiftSettings: optimized),
 
         // Llama-family model: config, weights, KV cache, the batched forward pass, sampling.
-        .target(name: "Model", dependencies: ["Kernels", "Safetensors", "GGUF"], swiftSettings: optimized),
+        .target(name: "Model", dependencies: ["CKernels", "Kernels", "Safetensors", "GGUF"], swiftSettings: optimized),
 
         // PEFT LoRA adapters: config and safetensors parsing, validation against the base model.
         .target(name: "Adapters", dependencies: ["Model", "Safetensors", "Kernels"], swiftSettings: optimized),
@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "Wire", swiftSettings: optimized),
 
         // The daemon's API: endpoints, identity, adapter residency, metrics (transport-independent).
-        .target(name: "Server", dependencies: ["Engine", "Registry", "Wire", "Adapters", "Model", "Tokenization", "Grammar"],
+        .target(name: "Server", dependencies: ["Engine", "Registry", "Wire", "Adapters", "Model", "Kernels", "Tokenization", "Grammar"],
                 swiftSettings: optimized),
 
         // Executables.

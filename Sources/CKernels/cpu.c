@@ -6,9 +6,12 @@
 #include "simd.h"
 
 static int lk_isa_cached = -1;
-static int lk_vnni_cached = 0, lk_bf16_cached = 0;
+static int lk_cpu_vnni = 0, lk_cpu_bf16 = 0;  // what the CPU has (used only on the AVX-512 path)
+// A path for the calling thread only (-1: none): tests run every path side by side without touching the process's.
+// The pool hands the dispatcher's path to the workers that run its chunks (pool.c).
+static _Thread_local int lk_isa_thread_path = -1;
 
-static int lk_isa_supported(void) {
+static int lk_isa_detect(void) {
 #if LK_X86
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -19,6 +22,12 @@ static int lk_isa_supported(void) {
 #else
     return LK_ISA_SCALAR;
 #endif
+}
+
+static int lk_isa_supported(void) {
+    static int best = -1;  // the CPU does not change; racing first calls store the same value
+    if (best < 0) best = lk_isa_detect();
+    return best;
 }
 
 int lk_isa_parse(const char *name) {
@@ -36,18 +45,15 @@ static void lk_isa_init(void) {
     int isa = best;
     int forced = lk_isa_parse(getenv("LORAD_ISA"));
     if (forced >= 0 && forced < best) isa = forced;
-    lk_vnni_cached = 0;
-    lk_bf16_cached = 0;
 #if LK_X86
-    if (isa == LK_ISA_AVX512) {
-        lk_vnni_cached = __builtin_cpu_supports("avx512vnni");
-        lk_bf16_cached = __builtin_cpu_supports("avx512bf16");
-    }
+    lk_cpu_vnni = best == LK_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
+    lk_cpu_bf16 = best == LK_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
 #endif
     lk_isa_cached = isa;
 }
 
 int lk_isa(void) {
+    if (lk_isa_thread_path >= 0) return lk_isa_thread_path;
     if (lk_isa_cached < 0) lk_isa_init();
     return lk_isa_cached;
 }
@@ -55,14 +61,19 @@ int lk_isa(void) {
 int lk_isa_force(int isa) {
     int best = lk_isa_supported();
     if (isa < 0 || isa > best) return -1;
-    lk_isa_cached = -1;
-    lk_isa_init();
+    if (lk_isa_cached < 0) lk_isa_init();
     lk_isa_cached = isa;
-#if LK_X86
-    lk_vnni_cached = isa == LK_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
-    lk_bf16_cached = isa == LK_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
-#endif
     return isa;
+}
+
+int lk_isa_thread(void) { return lk_isa_thread_path; }
+
+int lk_isa_set_thread(int isa) {
+    if (isa < 0) { lk_isa_thread_path = -1; return 0; }
+    if (isa > lk_isa_supported()) return -1;
+    if (lk_isa_cached < 0) lk_isa_init();
+    lk_isa_thread_path = isa;
+    return 0;
 }
 
 const char *lk_isa_name(int isa) {
@@ -75,5 +86,5 @@ const char *lk_isa_name(int isa) {
 
 int lk_has_avx2(void) { return lk_isa() >= LK_ISA_AVX2; }
 int lk_has_avx512(void) { return lk_isa() >= LK_ISA_AVX512; }
-int lk_has_avx512_vnni(void) { lk_isa(); return lk_vnni_cached; }
-int lk_has_avx512_bf16(void) { lk_isa(); return lk_bf16_cached; }
+int lk_has_avx512_vnni(void) { return lk_isa() == LK_ISA_AVX512 && lk_cpu_vnni; }
+int lk_has_avx512_bf16(void) { return lk_isa() == LK_ISA_AVX512 && lk_cpu_bf16; }

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "simd.h"
+#include "vec_ops.h"
 
 /* ---------------------------------------------------------------- scalar bodies */
 
@@ -23,16 +24,6 @@ static float dot_scalar(const float *a, const float *b, size_t n) {
 /* ---------------------------------------------------------------- AVX2 bodies */
 #if LK_X86
 
-LK_AVX2 static inline float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    __m128 sh = _mm_movehdup_ps(lo);
-    lo = _mm_add_ps(lo, sh);
-    sh = _mm_movehl_ps(sh, lo);
-    lo = _mm_add_ss(lo, sh);
-    return _mm_cvtss_f32(lo);
-}
-
 LK_AVX2 static float read_sum_avx2(const float *p, size_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     size_t i = 0;
@@ -52,26 +43,24 @@ LK_AVX2 static float read_sum_avx2(const float *p, size_t n) {
     return s;
 }
 
-LK_AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+// The widest loads: 8 zmm accumulators, 512 bytes per iteration.
+LK_AVX512 static float read_sum_avx512(const float *p, size_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    for (; i + 128 <= n; i += 128) {
+        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
+        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
+        a4 = _mm512_add_ps(a4, _mm512_loadu_ps(p + i + 64));
+        a5 = _mm512_add_ps(a5, _mm512_loadu_ps(p + i + 80));
+        a6 = _mm512_add_ps(a6, _mm512_loadu_ps(p + i + 96));
+        a7 = _mm512_add_ps(a7, _mm512_loadu_ps(p + i + 112));
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += a[i] * b[i];
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                                 _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))));
+    for (; i < n; i++) s += p[i];
     return s;
-}
-
-LK_AVX2 static void axpy_avx2(float *y, float alpha, const float *x, size_t n) {
-    __m256 a = _mm256_set1_ps(alpha);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += alpha * x[i];
 }
 
 LK_AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
@@ -92,6 +81,7 @@ LK_AVX2 static void f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n) {
 
 float lk_read_sum(const float *p, size_t n) {
 #if LK_X86
+    if (lk_has_avx512()) return read_sum_avx512(p, n);
     if (lk_has_avx2()) return read_sum_avx2(p, n);
 #endif
     return read_sum_scalar(p, n);
@@ -99,6 +89,7 @@ float lk_read_sum(const float *p, size_t n) {
 
 float lk_dot(const float *a, const float *b, size_t n) {
 #if LK_X86
+    if (lk_has_avx512()) return dot_avx512(a, b, n);
     if (lk_has_avx2()) return dot_avx2(a, b, n);
 #endif
     return dot_scalar(a, b, n);
@@ -106,6 +97,7 @@ float lk_dot(const float *a, const float *b, size_t n) {
 
 void lk_axpy(float *y, float alpha, const float *x, size_t n) {
 #if LK_X86
+    if (lk_has_avx512()) { axpy_avx512(y, alpha, x, n); return; }
     if (lk_has_avx2()) { axpy_avx2(y, alpha, x, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];

@@ -368,12 +368,122 @@ static const mk_fn mk_table[3][MR_MAX + 1][4] = {
     {{0}, {mk_h_1_1, mk_h_1_2, mk_h_1_3, mk_h_1_4}, {mk_h_2_1, mk_h_2_2, mk_h_2_3, 0}, {mk_h_3_1, 0, 0, 0},
      {mk_h_4_1, 0, 0, 0}, {0}, {0}},
 };
+
+/* ---------------------------------------------------------------- AVX-512 microkernels
+   The same tiles and the same arithmetic as the AVX2 ones (one FMA chain per output, k ascending), with one zmm
+   register per panel: 16 columns in one accumulator, so a tile needs half the FMA instructions and mask registers
+   finish the ragged last panel. bf16 k-rows are widened by one byte shuffle of the row broadcast to both halves:
+   words j (column j low, column j + 8 high) land as column j << 16 in lanes 0..7 and column j + 8 with its low
+   half cleared in lanes 8..15. */
+
+// vpshufb control: per dword of lanes 0..7 the word's low half moves up (bytes 0,1 -> 2,3), per dword of lanes
+// 8..15 its high half stays (bytes 2,3); bytes 0,1 are zeroed (0x80). _mm512_set_epi8 lists bytes high to low.
+#define LK_BF16_SHUF_LO(d) (char)(4 * (d) + 1), (char)(4 * (d)), (char)0x80, (char)0x80
+#define LK_BF16_SHUF_HI(d) (char)(4 * (d) + 3), (char)(4 * (d) + 2), (char)0x80, (char)0x80
+
+LK_AVX512 static LK_INLINE __m512i bf16_shuffle_control(void) {
+    return _mm512_set_epi8(LK_BF16_SHUF_HI(3), LK_BF16_SHUF_HI(2), LK_BF16_SHUF_HI(1), LK_BF16_SHUF_HI(0),
+                           LK_BF16_SHUF_HI(3), LK_BF16_SHUF_HI(2), LK_BF16_SHUF_HI(1), LK_BF16_SHUF_HI(0),
+                           LK_BF16_SHUF_LO(3), LK_BF16_SHUF_LO(2), LK_BF16_SHUF_LO(1), LK_BF16_SHUF_LO(0),
+                           LK_BF16_SHUF_LO(3), LK_BF16_SHUF_LO(2), LK_BF16_SHUF_LO(1), LK_BF16_SHUF_LO(0));
+}
+
+// Panel p's 16 columns at step k, as f32 in column order.
+LK_AVX512 static LK_INLINE __m512 weights16(const int ELEM, const void *w, size_t wps, int p, size_t k,
+                                             __m512i shuf) {
+    if (ELEM == E_F16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + p * wps + k * NR)));
+    if (ELEM == E_BF16) {
+        __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + p * wps + k * NR)));
+        return _mm512_castsi512_ps(_mm512_shuffle_epi8(v, shuf));
+    }
+    return _mm512_loadu_ps((const float *)w + p * wps + k * NR);
+}
+
+LK_AVX512 static LK_INLINE void mk512_step(const int MR, const int NP, const int ELEM, size_t k, const float *xp,
+                                            const void *w, size_t wps, __m512 c[MR_MAX][4], __m512i shuf) {
+#define LK_UNROLL _Pragma("clang loop unroll(full)")
+    if (MR >= 3) {
+        __m512 wv[4];
+        LK_UNROLL for (int j = 0; j < NP; j++) wv[j] = weights16(ELEM, w, wps, j, k, shuf);
+        LK_UNROLL for (int r = 0; r < MR; r++) {
+            __m512 a = _mm512_set1_ps(xp[k * MR + r]);
+            LK_UNROLL for (int j = 0; j < NP; j++) c[r][j] = _mm512_fmadd_ps(a, wv[j], c[r][j]);
+        }
+    } else {
+        __m512 a[2];
+        LK_UNROLL for (int r = 0; r < MR; r++) a[r] = _mm512_set1_ps(xp[k * MR + r]);
+        LK_UNROLL for (int j = 0; j < NP; j++) {
+            __m512 wv = weights16(ELEM, w, wps, j, k, shuf);
+            LK_UNROLL for (int r = 0; r < MR; r++) c[r][j] = _mm512_fmadd_ps(a[r], wv, c[r][j]);
+        }
+    }
+#undef LK_UNROLL
+}
+
+LK_AVX512 static LK_INLINE void finish16(float *o, __m512 c, int valid, float beta) {
+    if (valid <= 0) return;
+    __mmask16 m = valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1);
+    if (beta != 0.0f) c = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, o), c);
+    _mm512_mask_storeu_ps(o, m, c);
+}
+
+LK_AVX512 static LK_INLINE void mk512_body(const int MR, const int NP, const int ELEM, size_t klen, const float *xp,
+                                            const void *w, size_t wps, float *acc, size_t ldacc, int flags, float *y,
+                                            size_t ldy, int ncols, float beta, const char *pf) {
+    __m512 c[MR_MAX][4];
+    const __m512i shuf = bf16_shuffle_control();
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < NP; j++)
+            c[r][j] = (flags & MK_FIRST) ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + r * ldacc + 16 * j);
+    const size_t rowBytes = (size_t)NP * NR * (ELEM == E_F32 ? 4 : 2);
+    size_t k = 0;
+    if (pf) {
+        for (; k + 2 <= klen; k += 2) {
+            _Pragma("clang loop unroll(full)") for (size_t b = 0; b < 2 * rowBytes; b += 64)
+                _mm_prefetch(pf + k * rowBytes + b, _MM_HINT_T1);
+            mk512_step(MR, NP, ELEM, k, xp, w, wps, c, shuf);
+            mk512_step(MR, NP, ELEM, k + 1, xp, w, wps, c, shuf);
+        }
+    } else {
+        for (; k + 2 <= klen; k += 2) {
+            mk512_step(MR, NP, ELEM, k, xp, w, wps, c, shuf);
+            mk512_step(MR, NP, ELEM, k + 1, xp, w, wps, c, shuf);
+        }
+    }
+    for (; k < klen; k++) mk512_step(MR, NP, ELEM, k, xp, w, wps, c, shuf);
+    if (flags & MK_LAST) {
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < NP; j++)
+                finish16(y + r * ldy + 16 * j, c[r][j], ncols - 16 * j, beta);
+    } else {
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < MR; r++)
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < NP; j++)
+                _mm512_storeu_ps(acc + r * ldacc + 16 * j, c[r][j]);
+    }
+}
+
+#define MK512_DEF(MR, NP, E, NAME)                                                                                 \
+    LK_AVX512 static void NAME(size_t klen, const float *xp, const void *w, size_t wps, float *acc, size_t ldacc,   \
+                               int flags, float *y, size_t ldy, int ncols, float beta, const char *pf) {           \
+        mk512_body(MR, NP, E, klen, xp, w, wps, acc, ldacc, flags, y, ldy, ncols, beta, pf);                       \
+    }
+#define MK512_FAMILY(E, P)                                                                                         \
+    MK512_DEF(1, 1, E, P##_1_1) MK512_DEF(1, 2, E, P##_1_2) MK512_DEF(1, 3, E, P##_1_3) MK512_DEF(1, 4, E, P##_1_4) \
+    MK512_DEF(2, 1, E, P##_2_1) MK512_DEF(2, 2, E, P##_2_2) MK512_DEF(2, 3, E, P##_2_3)                           \
+    MK512_DEF(3, 1, E, P##_3_1) MK512_DEF(4, 1, E, P##_4_1) MK512_DEF(5, 1, E, P##_5_1) MK512_DEF(6, 1, E, P##_6_1)
+MK512_FAMILY(0, mk512_f) MK512_FAMILY(1, mk512_b) MK512_FAMILY(2, mk512_h)
+#define MK512_ROW(P)                                                                                               \
+    {{0}, {P##_1_1, P##_1_2, P##_1_3, P##_1_4}, {P##_2_1, P##_2_2, P##_2_3, 0}, {P##_3_1, 0, 0, 0},                 \
+     {P##_4_1, 0, 0, 0}, {P##_5_1, 0, 0, 0}, {P##_6_1, 0, 0, 0}}
+// [element][rows][panels - 1], the shapes of mk_table.
+static const mk_fn mk512_table[3][MR_MAX + 1][4] = {MK512_ROW(mk512_f), MK512_ROW(mk512_b), MK512_ROW(mk512_h)};
 #endif
 
 /* ---------------------------------------------------------------- driver */
 
 typedef struct {
-    int kind, simd, avx2, elem;
+    int kind, simd, avx2, avx512, elem;
     size_t es;                       // bytes per weight element
     const float *x; size_t ldx, M, K;
     const void *w; size_t N, Np, p0, p1, nkb;
@@ -469,7 +579,7 @@ static void run_group(const Gemm *g, const Rows *r, size_t b, size_t p, size_t n
             const float *xq = xb + r0 * klen;
 #if LK_X86
             if (g->avx2) {
-                mk_fn f = mk_table[elem][mr][tnp - 1];
+                mk_fn f = g->avx512 ? mk512_table[elem][mr][tnp - 1] : mk_table[elem][mr][tnp - 1];
                 const char *pq = i == 0 && pf ? pf + q * wps * g->es : NULL;  // the first sliver prefetches
                 f(klen, xq, wq, wps, aq, ldacc, flags, yq, g->ldy, nc, g->beta, pq);
                 continue;
@@ -500,6 +610,7 @@ static void gemm(int kind, int simd, const float *x, size_t ldx, size_t M, size_
               .beta = beta};
 #if LK_X86
     g.avx2 = simd && lk_has_avx2();
+    g.avx512 = simd && lk_has_avx512();
 #endif
     Scratch *s = &lk_scratch;
     if (kind == W_ROWMAJOR_F32 || kind == W_PACKED_F16) g.wp = grow(&s->wp, &s->wpCap, 4 * KC * NR);

@@ -34,6 +34,7 @@ static struct {
     _Atomic long done;
     _Atomic(lk_task_fn) fn;
     _Atomic(void *) ctx;
+    _Atomic int isa;        // the dispatcher's instruction-set path (cpu.c), run by the workers too
     _Atomic int busy;       // 1 while a dispatcher owns the pool
     _Atomic int sleepers;   // workers blocked (or about to block) on cv
     _Atomic int active;     // configured thread count (dispatcher included)
@@ -68,7 +69,10 @@ static void run_chunks(uint32_t gen) {
                                                   memory_order_acquire)) {
             lk_task_fn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
             void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
+            int saved = lk_isa_thread();
+            lk_isa_set_thread(atomic_load_explicit(&pool.isa, memory_order_relaxed));
             fn(ctx, (long)next);
+            lk_isa_set_thread(saved);
             atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
             t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
         }
@@ -141,6 +145,7 @@ int lk_pool_run(long chunks, lk_task_fn fn, void *ctx) {
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&pool.isa, lk_isa(), memory_order_relaxed);
     uint32_t gen = ++pool.generation;
     atomic_store(&pool.ticket, ((uint64_t)gen << 32) | ((uint64_t)chunks << 16));  // seq_cst: pairs with sleepers
     if (atomic_load(&pool.sleepers) > 0) {

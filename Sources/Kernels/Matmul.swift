@@ -222,6 +222,13 @@ public enum Vector {
         lk_silu_mul(a, b, n)
     }
 
+    /// RoPE (rotate-half) of `heads` head vectors of `headDim` floats, in place; cos, sin: [headDim / 2].
+    @inline(__always)
+    public static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, cos c: UnsafePointer<Float>,
+                            sin s: UnsafePointer<Float>) {
+        lk_rope(x, heads, headDim, c, s)
+    }
+
     /// y[i] += x[i]
     @inline(__always)
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {

@@ -1,9 +1,15 @@
 import CKernels
 import Foundation
 
-/// Measures the machine's streaming read bandwidth: every kernel thread sums its share of a large buffer with wide
-/// loads and several accumulators; the best of several passes counts. This is the roofline that decode is held to.
+/// Measures the machine's streaming read bandwidth: every kernel thread sums its share of a large buffer with the
+/// CPU path's widest loads (zmm on AVX-512, ymm on AVX2) and several accumulators; the best of several passes
+/// counts. This is the roofline that decode is held to.
 public enum ReadBandwidth {
+    /// The sum of `values` through the probe's kernel (the widest loads of the CPU path), on the calling thread.
+    public static func sum(_ values: [Float]) -> Float {
+        values.withUnsafeBufferPointer { lk_read_sum($0.baseAddress ?? UnsafePointer(bitPattern: 64)!, $0.count) }
+    }
+
     /// Bytes per second. `bytes` should be well past the last-level cache (default 1 GiB).
     public static func measure(bytes: Int = 1 << 30, passes: Int = 5) -> Double {
         let count = bytes / MemoryLayout<Float>.stride

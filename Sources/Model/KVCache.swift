@@ -98,6 +98,9 @@ public final class KVCache: @unchecked Sendable {
 
     public var blockCount: Int { blocks.count }
 
+    /// The blocks in position order (the attention kernel's page table).
+    var blockPointers: [UnsafeMutablePointer<Float>] { blocks }
+
     /// Keys of `layer` at `position`: [kvDim]; positions inside one block are contiguous.
     @inline(__always)
     func keys(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Rotary position embedding in Hugging Face's rotate-half convention: dimension i pairs with i + headDim/2.
 /// Frequencies are computed in Float exactly as transformers does, so positions far into the context still match.
@@ -40,17 +41,10 @@ public struct Rope: Sendable {
         }
     }
 
-    /// Rotates `heads` consecutive head vectors of `headDim` floats in place.
+    /// Rotates `heads` consecutive head vectors of `headDim` floats in place (Vector.rope: each output is two
+    /// rounded products and one rounded add, on every CPU path).
     @inline(__always)
     public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, cos c: UnsafePointer<Float>, sin s: UnsafePointer<Float>) {
-        let half = headDim / 2
-        for h in 0..<heads {
-            let v = x + h * headDim
-            for i in 0..<half {
-                let a = v[i], b = v[i + half]
-                v[i] = a * c[i] - b * s[i]
-                v[i + half] = b * c[i] + a * s[i]
-            }
-        }
+        Vector.rope(x, heads: heads, headDim: headDim, cos: c, sin: s)
     }
 }

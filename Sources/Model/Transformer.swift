@@ -99,6 +99,7 @@ public final class Transformer: @unchecked Sendable {
             rope.angles(position: batch.positions[r], cos: s.cos.pointer + r * half, sin: s.sin.pointer + r * half)
         }
 
+        let stepAttention = StepAttention(batch: batch, config: config, blockTokens: kvAllocator.blockTokens)
         for (l, layer) in weights.layers.enumerated() {
             // Attention block.
             for r in 0..<T {
@@ -121,7 +122,7 @@ public final class Transformer: @unchecked Sendable {
                 memcpy(stepK + r * kvDim, row + qDim, kvDim * 4)
                 memcpy(stepV + r * kvDim, row + qDim + kvDim, kvDim * 4)
             }
-            attention(batch, layer: l, qkv: s.qkv.pointer, stepK: stepK, stepV: stepV, out: s.attn.pointer)
+            stepAttention.run(layer: l, qkv: s.qkv.pointer, stepK: stepK, stepV: stepV, out: s.attn.pointer)
             // x += attn · Woᵀ
             Matmul.packed(x: s.attn.pointer, rows: T, weight: layer.output, y: s.x.pointer, beta: 1)
             lora(l, .o, x: s.attn.pointer, ldx: qDim, y: s.x.pointer, ldy: h)
@@ -177,81 +178,6 @@ public final class Transformer: @unchecked Sendable {
         for r in rows {
             span.cache.append(keys: { l in UnsafePointer(s.stepK.pointer + (l * T + r) * kvDim) },
                               values: { l in UnsafePointer(s.stepV.pointer + (l * T + r) * kvDim) })
-        }
-    }
-
-    /// Attention of every row over its sequence's committed KV and the visible rows of this step.
-    /// qkv: [T, qDim + 2 kvDim] (q rotated), stepK/stepV: [T, kvDim], out: [T, qDim].
-    private func attention(_ batch: StepBatch, layer: Int, qkv: UnsafeMutablePointer<Float>,
-                           stepK: UnsafeMutablePointer<Float>, stepV: UnsafeMutablePointer<Float>,
-                           out: UnsafeMutablePointer<Float>) {
-        let hd = config.headDim, heads = config.headCount, group = config.headCount / config.kvHeadCount
-        let qDim = config.qDim, kvDim = config.kvDim, qkvDim = qDim + 2 * kvDim
-        let scale = 1 / Float(hd).squareRoot()
-        let window = config.slidingWindow ?? Int.max
-        let spans = batch.spans, positions = batch.positions
-        let q = SharedPointer(qkv), sk = SharedPointer(stepK), sv = SharedPointer(stepV), o = SharedPointer(out)
-        let items = spans.count * heads
-        let work = spans.reduce(0) { $0 + $1.rows.count * ($1.cache.length + $1.rows.count) } * heads * hd
-        Parallel.forChunks(items, minimumPerThread: work > 1 << 16 ? 1 : items) { range in
-            var scores = [Float](repeating: 0, count: 64)
-            for item in range {
-                let span = spans[item / heads], head = item % heads, kvHead = head / group
-                let cache = span.cache, committed = cache.length
-                if scores.count < committed + span.rows.count {
-                    scores = [Float](repeating: 0, count: committed + span.rows.count)
-                }
-                scores.withUnsafeMutableBufferPointer { sc in
-                    for r in span.rows {
-                        let qv = q.base + r * qkvDim + head * hd
-                        let pos = positions[r]
-                        let lowest = window == Int.max ? 0 : max(0, pos - window + 1)
-                        var n = 0
-                        var maxScore = -Float.infinity
-                        // Committed positions.
-                        for p in min(lowest, committed)..<committed {
-                            let v = Vector.dot(qv, cache.keys(layer: layer, position: p) + kvHead * hd, hd) * scale
-                            sc[n] = v
-                            n += 1
-                            maxScore = max(maxScore, v)
-                        }
-                        // This step's rows of the same sequence.
-                        let local = r - span.rows.lowerBound
-                        for r2 in span.rows {
-                            let visible: Bool
-                            if let mask = span.mask { visible = mask[local][r2 - span.rows.lowerBound] }
-                            else { visible = positions[r2] <= pos && positions[r2] >= lowest }
-                            guard visible else { continue }
-                            let v = Vector.dot(qv, sk.base + r2 * kvDim + kvHead * hd, hd) * scale
-                            sc[n] = v
-                            n += 1
-                            maxScore = max(maxScore, v)
-                        }
-                        var sum: Float = 0
-                        for i in 0..<n {
-                            let e = expf(sc[i] - maxScore)
-                            sc[i] = e
-                            sum += e
-                        }
-                        let inv = 1 / sum
-                        let dst = o.base + r * qDim + head * hd
-                        for d in 0..<hd { dst[d] = 0 }
-                        n = 0
-                        for p in min(lowest, committed)..<committed {
-                            Vector.axpy(dst, sc[n] * inv, cache.values(layer: layer, position: p) + kvHead * hd, hd)
-                            n += 1
-                        }
-                        for r2 in span.rows {
-                            let visible: Bool
-                            if let mask = span.mask { visible = mask[local][r2 - span.rows.lowerBound] }
-                            else { visible = positions[r2] <= pos && positions[r2] >= lowest }
-                            guard visible else { continue }
-                            Vector.axpy(dst, sc[n] * inv, sv.base + r2 * kvDim + kvHead * hd, hd)
-                            n += 1
-                        }
-                    }
-                }
-            }
         }
     }
 

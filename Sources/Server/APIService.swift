@@ -1,6 +1,7 @@
 import Adapters
 import Engine
 import Foundation
+import Kernels
 import Model
 import Registry
 import Synchronization
@@ -86,7 +87,7 @@ public final class APIService: Sendable {
         let counted = CountingReply(reply, service: self, path: call.path)
         // Liveness needs no identity (so probes work on the TCP listener without a token) and no worker.
         if call.method == "GET" && call.path == "/health" {
-            counted.json(200, ["status": "ok"])
+            counted.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
             return
         }
         let gone = ClientGone(reply)

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Kernels
 import Registry
 import Synchronization
 import Wire
@@ -86,7 +87,7 @@ public final class ScopedService: Sendable {
             // The operator's view: every tenant's series (this listener belongs inside the cluster).
             reply.respond(status: 200, contentType: "text/plain; version=0.0.4", body: Array(api.metricsText(for: admin).utf8))
         case "/health":
-            reply.json(200, ["status": "ok"])
+            reply.json(200, ["status": "ok", "cpu_path": CPUPath.current.description])
         case "/ready":
             if let reason = api.serving.notReadyReason {
                 reply.json(503, ["status": "not ready", "reason": reason])

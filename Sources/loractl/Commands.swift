@@ -101,6 +101,7 @@ struct Commands {
             "status": (health as? [String: Any])?["status"] ?? "unknown", "socket": client.socketPath, "model": base,
             "weight_type": weightType, "adapters": models.count - 1,
         ]
+        if let path = (health as? [String: Any])?["cpu_path"] as? String { object["cpu_path"] = path }
         for (key, metric) in [("running", "lorad_sequences_running"), ("waiting", "lorad_sequences_waiting"),
                               ("resident_adapters", "lorad_adapters_resident"),
                               ("tokens_generated", "lorad_tokens_generated_total"),
@@ -111,6 +112,7 @@ struct Commands {
             Output.table(["FIELD", "VALUE"], [
                 ["status", Output.string(object["status"])], ["socket", client.socketPath], ["model", base],
                 ["weight type", weightType], ["adapters", String(models.count - 1)],
+                ["cpu path", Output.string(object["cpu_path"])],
                 ["running", Output.string(object["running"])], ["waiting", Output.string(object["waiting"])],
                 ["in memory", Output.string(object["resident_adapters"])],
                 ["tokens generated", Output.string(object["tokens_generated"])],

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A usage error: printed with the command's usage, exit code 2.
 struct UsageError: Error, CustomStringConvertible {
@@ -91,6 +92,13 @@ func log(_ message: String) {
 }
 
 /// JSON output for `--json`: sorted keys so scripts and tests see stable text.
+/// A benchmark's JSON report, with the CPU path its kernels ran on ("cpu_path": "avx512" / "avx2" / "scalar").
+func printBenchJSON(_ result: [String: Any]) throws {
+    var result = result
+    result["cpu_path"] = CPUPath.current.description
+    try printJSON(result)
+}
+
 func printJSON(_ object: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     FileHandle.standardOutput.write(data + Data("\n".utf8))

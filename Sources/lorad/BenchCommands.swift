@@ -27,9 +27,11 @@ let benchUsage = """
       grammar    --tokenizer DIR [--schema FILE] [--steps 256] [--sequences 8]
                  constrained decoding's mask time per step per sequence (JSON schema and json_object), walking
                  seeded random legal tokens; the trie build and grammar compile times
-      matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...]   our kernel against OpenBLAS sgemm
+      matmul     [--n 5632] [--k 2048] [--rows 1,2,4,...] [--paths avx2,avx512]
+                 our kernel against OpenBLAS sgemm (and on each CPU path, the paths taking turns)
       qmatmul    [--types q4_K,q6_K,...] [--rows 1,128] [--paths avx512,avx2]   quantized products per type and
                  path: GB/s of weights against the read-bandwidth probe, GFLOP/s
+    Every report names the CPU path it ran on (cpu_path); LORAD_ISA=scalar|avx2|avx512 forces a lower one.
       tokenizer  --model DIR --file F      encode MB/s
     example: lorad bench decode --model /tmp/tinyllama --json
     """
@@ -125,18 +127,19 @@ private func benchDecode(_ args: [String]) throws {
     ]
     if batch == 1 { result["prefill_tokens_per_s"] = prefillRate }
     if a.has("json") {
-        try printJSON(result)
+        try printBenchJSON(result)
     } else {
         let prefill = batch == 1 ? String(format: "  prefill            %8.1f tokens/s  (%d tokens)\n", prefillRate,
                                           promptTokens) : ""
         print(String(format: """
-            decode  %@  (%@ weights, %d threads, best of %d)
+            decode  %@  (%@ weights, %d threads, cpu path %@, best of %d)
             %@  decode (batch %d)   %8.2f tokens/s  (%.1f ms per step)
               weights per step   %8.1f MB
               weight stream      %8.2f GB/s
               read bandwidth     %8.2f GB/s  (best of 5 passes over 1 GiB)
               roofline fraction  %8.3f
-            """, dir.lastPathComponent, weightTypeSummary(model.transformer.weights), Parallel.threads, repeats, prefill,
+            """, dir.lastPathComponent, weightTypeSummary(model.transformer.weights), Parallel.threads,
+                     CPUPath.current.description, repeats, prefill,
                      batch, decodeRate, 1000 / stepsPerSecond, Double(bytesPerToken) / 1e6,
                      Double(bytesPerToken) * stepsPerSecond / 1e9, bandwidth / 1e9, roofline))
     }

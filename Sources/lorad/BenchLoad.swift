@@ -88,7 +88,7 @@ func benchLoad(_ args: [String]) throws {
         "rss_max_bytes": rss.map(\.bytes).max() ?? 0, "rss_trend_bytes_per_min": slope, "rss_samples": rss.count,
         "problems": t.firstProblems,
     ]
-    if a.has("json") { try printJSON(result) } else {
+    if a.has("json") { try printBenchJSON(result) } else {
         print(String(format: """
             load  %d clients, %.0f s: %d ok, %d HTTP errors, %d stream errors, %d lost, %d garbled
               latency p50 %.3f s  p99 %.3f s   %.1f requests/s

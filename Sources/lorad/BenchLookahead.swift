@@ -97,7 +97,7 @@ func benchLookahead(_ args: [String]) throws {
         byBatch[String(batch)] = entry
     }
     if a.has("json") {
-        try printJSON(["scenario": "lookahead", "model": dir.lastPathComponent, "threads": Parallel.threads,
+        try printBenchJSON(["scenario": "lookahead", "model": dir.lastPathComponent, "threads": Parallel.threads,
                        "lookahead": "\(mode)", "new_tokens": newTokens, "repeat": repeats,
                        "max_batch_tokens": maxBatchTokens, "step_cost": cost.points.map { [$0.rows, $0.seconds] },
                        "batches": byBatch])

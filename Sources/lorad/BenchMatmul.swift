@@ -6,14 +6,16 @@ import Kernels
 /// against OpenBLAS sgemm (f32 weights) for M rows against one [N, K] weight. Several copies of the weight are
 /// cycled so the set is far past the caches, as in a real forward pass; each figure is the best of `--trials`
 /// passes over the copies. `--dispatch` measures the thread pool's cost of an empty `Parallel.forChunks`.
+/// `--paths avx2,avx512` also times our kernel on each CPU path, the paths taking turns pass by pass (a busy
+/// machine then slows them alike).
 func benchMatmul(_ args: [String]) throws {
-    let a = try Arguments(args, options: ["n", "k", "rows", "threads", "dtype", "trials", "megabytes"],
+    let a = try Arguments(args, options: ["n", "k", "rows", "threads", "dtype", "trials", "megabytes", "paths"],
                           switches: ["json", "help", "unpacked", "dispatch", "no-blas"])
     if a.has("help") {
         print("""
             usage: lorad bench matmul [--n 5632] [--k 2048] [--rows 1,2,4,8,16,32,64,128,512] [--dtype f32|bf16]
                                       [--unpacked] [--no-blas] [--trials 5] [--megabytes 512] [--threads N]
-                                      [--dispatch] [--json]
+                                      [--paths scalar,avx2,avx512] [--dispatch] [--json]
             """)
         return
     }
@@ -23,6 +25,15 @@ func benchMatmul(_ args: [String]) throws {
     let dtype = a.string("dtype") ?? "f32"
     guard dtype == "f32" || dtype == "bf16" else { throw UsageError("--dtype must be f32 or bf16") }
     let element: PackedWeights.Element = dtype == "bf16" ? .bf16 : .f32
+    let paths = try (a.string("paths")?.split(separator: ",") ?? []).map { name -> CPUPath in
+        guard let path = CPUPath.allCases.first(where: { $0.description == name }) else {
+            throw UsageError("--paths: unknown CPU path \"\(name)\" (scalar, avx2, avx512)")
+        }
+        guard CPUPath.supported.contains(path) else {
+            throw UsageError("--paths: this CPU cannot run \(path) (its best is \(CPUPath.best))")
+        }
+        return path
+    }
     Parallel.configure(threads: try a.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount)
     let json = a.has("json")
     var report: [String: Any] = ["scenario": "matmul", "n": N, "k": K, "threads": Parallel.threads, "dtype": dtype]
@@ -71,9 +82,24 @@ func benchMatmul(_ args: [String]) throws {
         }
         return best
     }
+    /// Seconds per call on each path: the paths take turns pass by pass; best pass per path.
+    func timePaths(_ body: (Int) -> Void) -> [CPUPath: Double] {
+        var best: [CPUPath: Double] = [:]
+        for path in paths { _ = CPUPath.on(path) { for c in 0..<copies { body(c) } } }  // warm
+        for _ in 0..<trials {
+            for path in paths {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = CPUPath.on(path) { for c in 0..<copies { body(c) } }
+                let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(copies)
+                best[path] = min(best[path] ?? .infinity, s)
+            }
+        }
+        return best
+    }
     var results: [[String: Any]] = []
     for M in rowCounts {
         let ours = time { c in Matmul.packed(x: x.pointer, rows: M, weight: packed[c], y: y.pointer) }
+        let byPath = timePaths { c in Matmul.packed(x: x.pointer, rows: M, weight: packed[c], y: y.pointer) }
         let unpacked = a.has("unpacked")
             ? time { c in
                 Matmul.f32(x: x.pointer, rows: M, inner: K, weight: weights[c].pointer, outputs: N, y: y.pointer)
@@ -88,6 +114,12 @@ func benchMatmul(_ args: [String]) throws {
                                   "ours_gb_per_s": ourBytes / ours / 1e9]
         var line = String(format: "M=%3d  ours(%@) %8.3f ms %6.1f GFLOP/s %5.1f GB/s", M, dtype, ours * 1e3,
                           flops / ours / 1e9, ourBytes / ours / 1e9)
+        if !byPath.isEmpty {
+            row["ours_s_by_path"] = Dictionary(uniqueKeysWithValues: byPath.map { ($0.key.description, $0.value) })
+            for path in paths {
+                line += String(format: "   %@ %6.1f GFLOP/s", path.description, flops / byPath[path]! / 1e9)
+            }
+        }
         if let unpacked {
             row["unpacked_s"] = unpacked
             row["unpacked_gflops"] = flops / unpacked / 1e9
@@ -104,7 +136,7 @@ func benchMatmul(_ args: [String]) throws {
         if !json { print(line) }
     }
     report["results"] = results
-    if json { try printJSON(report) }
+    if json { try printBenchJSON(report) }
 }
 
 /// Microseconds per empty `Parallel.forChunks` call that uses every thread (best of 5 runs of 20 000 calls), and

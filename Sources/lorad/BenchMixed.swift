@@ -52,7 +52,7 @@ func benchMixed(_ args: [String]) throws {
         "adapter_bytes_each": adapters[0].byteCount, "repeat": repeats,
         "round_ratios": rounds.map { $0.mixed / $0.base },
     ]
-    if a.has("json") { try printJSON(result) } else {
+    if a.has("json") { try printBenchJSON(result) } else {
         print(String(format: """
             mixed  %@  batch %d, %d adapters of rank %d, %d threads
               no adapter       %8.2f tokens/s

@@ -167,7 +167,7 @@ func benchPool(_ args: [String]) throws {
         "loads": counts.loads, "evictions": counts.evictions,
         "cold_load_s": coldMedian, "raw_read_s": rawMedian, "cold_over_raw": coldMedian / rawMedian,
     ]
-    if a.has("json") { try printJSON(result) } else {
+    if a.has("json") { try printBenchJSON(result) } else {
         print(String(format: """
             pool  %@  %d registered, budget %d resident, zipf %.1f, %d requests over %d adapters
               paged          %8.2f tokens/s  (%d loads, %d evictions)

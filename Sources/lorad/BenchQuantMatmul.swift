@@ -119,7 +119,7 @@ func benchQuantMatmul(_ args: [String]) throws {
     report["read_bandwidth_gb_per_s"] = bandwidthBefore / 1e9
     report["read_bandwidth_after_gb_per_s"] = bandwidthAfter / 1e9
     report["results"] = results
-    if json { try printJSON(report) } else {
+    if json { try printBenchJSON(report) } else {
         print(String(format: "read bandwidth probe after: %.1f GB/s", bandwidthAfter / 1e9))
     }
 }

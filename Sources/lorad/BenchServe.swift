@@ -50,7 +50,7 @@ func benchServe(_ args: [String]) throws {
         }
     }
     if a.has("json") {
-        try printJSON(["scenario": "serve", "model": dir.lastPathComponent, "adapters": adapters.count, "rank": rank,
+        try printBenchJSON(["scenario": "serve", "model": dir.lastPathComponent, "adapters": adapters.count, "rank": rank,
                        "prompt_tokens": promptTokens, "new_tokens": newTokens, "threads": Parallel.threads,
                        "max_batch_tokens": engine.configuration.maxBatchTokens, "results": results])
     }

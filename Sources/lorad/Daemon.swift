@@ -194,7 +194,7 @@ final class Daemon: Sendable {
         try installSignalHandlers()
         if let declared { DeclaredWatcher(sync: declared).start() }
         service.serving.notReadyReason = nil
-        log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads)")
+        log("lorad: ready on \(where_) (model \(service.modelId), \(settings.threads) threads, cpu path \(CPUPath.summary))")
         if activated.isEmpty {
             let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 .appendingPathComponent("loractl").path

@@ -21,6 +21,11 @@ int lk_isa_best(void);
 /// Switches the path (tests and benchmarks compare paths in one process); -1 when the CPU lacks it.
 /// Not thread-safe: call it while no kernel runs.
 int lk_isa_force(int isa);
+/// The calling thread's own path (-1: none, it follows the process's). Pool jobs carry it to the workers that run
+/// their chunks. lk_isa_set_thread returns -1 (and changes nothing) when the CPU lacks the path; -1 clears it.
+/// Tests use it to run every path side by side while other threads keep theirs.
+int lk_isa_thread(void);
+int lk_isa_set_thread(int isa);
 /// "scalar", "avx2" or "avx512".
 const char *lk_isa_name(int isa);
 /// LK_ISA_* for a name, -1 for anything else.
@@ -38,6 +43,7 @@ int lk_has_avx512_bf16(void);
 float lk_read_sum(const float *p, size_t n);
 
 /* ---------------------------------------------------------------- batch-invariant GEMM (matmul.c)
+   Paths: scalar, AVX2 (16 columns as two ymm per row) and AVX-512 (one zmm per row), all with this arithmetic.
    y[m, n] = beta * y[m, n] + sum_k x[m, k] * w[n, k]   for m in [0, M), n in [16 p0, min(N, 16 p1)).
    Every output is one FMA chain over k = 0 ..< K in ascending order starting from +0, then
    y = (beta == 0 ? acc : fma(beta, y, acc)); bit-identical whatever M, the row, the panel range or the tile.
@@ -82,6 +88,26 @@ void lk_gemm_rowmajor_f32(const float *x, size_t ldx, size_t M, size_t K, const 
 void lk_gemm_scalar(int kind, const float *x, size_t ldx, size_t M, size_t K, const void *w, size_t N, size_t p0,
                     size_t p1, float *y, size_t ldy, float beta);
 
+/* ---------------------------------------------------------------- attention (attention.c)
+   Flash-Decoding: a row's visible context (index n: first nc committed positions c0 .. c0 + nc - 1 from KV blocks
+   [layer][K or V][blockTokens][kvDim] at kOff / vOff floats into each block, then step rows stepRows[n - nc] at
+   stepK / stepV + row * kvDim) is cut into chunks of LK_ATTN_CHUNK positions; each chunk gives a partial softmax,
+   and the partials are merged in chunk order. A row's result depends on its own context only. */
+
+/// Context positions per chunk.
+#define LK_ATTN_CHUNK 256
+
+/// The partial attention of the `group` query heads q: [group][hd] that share kv head `kvh` over context [n0, n1):
+/// part: [group][hd + 2] = (sum_n e_n v_n, m, l) with s_n = scale * q . k_n, m = max s_n, e_n = exp(s_n - m),
+/// l = sum e_n.
+void lk_attn_partial(const float *q, size_t group, size_t hd, float scale, const float *const *blocks,
+                     size_t blockTokens, size_t kOff, size_t vOff, size_t kvDim, size_t c0, size_t nc,
+                     const float *stepK, const float *stepV, const int32_t *stepRows, size_t kvh, size_t n0,
+                     size_t n1, float *part);
+/// out: [hd] = the softmax-weighted sum of the `chunks` partials (each hd + 2 floats, partStride apart), merged in
+/// order.
+void lk_attn_combine(const float *parts, size_t chunks, size_t partStride, size_t hd, float *out);
+
 /* ---------------------------------------------------------------- thread pool (pool.c) */
 
 typedef void (*lk_task_fn)(void *ctx, long chunk);
@@ -109,6 +135,8 @@ void lk_silu_mul(float *a, const float *b, size_t n);
 void lk_rms_norm(const float *x, const float *w, float eps, float *out, size_t n);
 /// y[i] += x[i]
 void lk_add(float *y, const float *x, size_t n);
+/// RoPE (rotate-half) of `heads` head vectors of hd floats in x, in place; c, s: [hd / 2] cos and sin.
+void lk_rope(float *x, size_t heads, size_t hd, const float *c, const float *s);
 
 /// Element conversions (bf16 and IEEE half are stored as uint16_t). f32 -> bf16 rounds to nearest even.
 void lk_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
