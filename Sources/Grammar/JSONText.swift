@@ -28,12 +28,14 @@ enum JSONText {
         .choice([.text("0"), .sequence([.chars([0x31...0x39], negated: false), .repeated(digit, min: 0, max: 15)])]),
     ])
 
+    /// A number whose value a Double holds: at most 16 integral digits and a two-digit exponent (below 1e116; a
+    /// four-digit exponent let a sampled "-693800842331000E2424" through, which JSON parsers refuse as out of range).
     static let number = GrammarExpr.sequence([
         integer,
         .optional(.sequence([.text("."), .repeated(digit, min: 1, max: 16)])),
         .optional(.sequence([.chars([0x45...0x45, 0x65...0x65], negated: false),
                              .optional(.chars([0x2B...0x2B, 0x2D...0x2D], negated: false)),
-                             .repeated(digit, min: 1, max: 4)])),
+                             .repeated(digit, min: 1, max: 2)])),
     ])
 
     /// The JSON encodings of the characters in `set` (normalized ranges): plain where JSON allows, escaped where
