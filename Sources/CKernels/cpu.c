@@ -87,4 +87,8 @@ const char *lk_isa_name(int isa) {
 int lk_has_avx2(void) { return lk_isa() >= LK_ISA_AVX2; }
 int lk_has_avx512(void) { return lk_isa() >= LK_ISA_AVX512; }
 int lk_has_avx512_vnni(void) { return lk_isa() == LK_ISA_AVX512 && lk_cpu_vnni; }
+int lk_cpu_has_avx512_vnni(void) {
+    if (lk_isa_cached < 0) lk_isa_init();
+    return lk_cpu_vnni;
+}
 int lk_has_avx512_bf16(void) { return lk_isa() == LK_ISA_AVX512 && lk_cpu_bf16; }

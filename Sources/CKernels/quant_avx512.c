@@ -18,10 +18,4 @@ int lk_q_matmul_avx512(int vnni, int type, const void *w, size_t K, size_t n0, s
     if (!vnni) return lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy);
     return lk_q_matmul_impl_avx512(type, w, K, n0, n1, qx, M, y, ldy);
 }
-
-// Asked only when a caller names the AVX-512 path explicitly (lk_q_matmul_on); lk_q_matmul follows cpu.c's choice.
-int lk_q_cpu_has_vnni(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
-}
 #endif

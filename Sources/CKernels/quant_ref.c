@@ -283,7 +283,7 @@ int lk_q_matmul_on(int isa, int type, const void *w, size_t K, size_t n0, size_t
                    size_t ldy) {
     if (isa < 0 || isa > lk_isa_best()) return 0;
 #if LK_X86
-    if (isa == LK_ISA_AVX512 && lk_q_matmul_avx512(lk_q_cpu_has_vnni(), type, w, K, n0, n1, qx, M, y, ldy)) return 1;
+    if (isa == LK_ISA_AVX512 && lk_q_matmul_avx512(lk_cpu_has_avx512_vnni(), type, w, K, n0, n1, qx, M, y, ldy)) return 1;
     if (isa >= LK_ISA_AVX2 && lk_q_matmul_avx2(type, w, K, n0, n1, qx, M, y, ldy)) return 1;
 #endif
     lk_q_matmul_ref(type, w, K, n0, n1, qx, M, y, ldy);

@@ -13,8 +13,6 @@ int lk_q_matmul_avx2(int type, const void *w, size_t K, size_t n0, size_t n1, co
 int lk_q_matmul_avx512(int vnni, int type, const void *w, size_t K, size_t n0, size_t n1, const void *qx, size_t M, float *y,
                        size_t ldy);
 /// lk_q_quantize_act with AVX2 (byte-identical to the portable body).
-/// 1 when the CPU has AVX512_VNNI (for a path asked for explicitly: lk_q_matmul_on).
-int lk_q_cpu_has_vnni(void);
 void lk_q_quantize_act_avx2(int type, const float *x, size_t ldx, size_t M, size_t K, void *qx);
 #endif
 

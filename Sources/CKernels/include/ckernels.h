@@ -37,6 +37,8 @@ int lk_has_avx512(void);
 /// 1 when the AVX-512 path is in use and the CPU has AVX512_VNNI (vpdpbusd) / AVX512_BF16 (vdpbf16ps).
 int lk_has_avx512_vnni(void);
 int lk_has_avx512_bf16(void);
+/// 1 when the CPU has AVX-512 (F/BW/VL) with AVX512_VNNI, whatever path is in use (for callers naming a path).
+int lk_cpu_has_avx512_vnni(void);
 
 /// Streams `n` floats with wide loads and several accumulators; returns their sum (so the loads are not elided).
 /// Used by the read-bandwidth probe.
